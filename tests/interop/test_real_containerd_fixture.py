@@ -1,0 +1,12 @@
+"""The harness itself: a real containerd started by the test runs a container with the real runc."""
+
+from tests.support.real_containerd import RealContainerd
+
+
+def test_real_containerd_runs_a_rootfs_with_real_runc(rootfs_copy):
+    with RealContainerd() as ctd:
+        result = ctd.ctr("run", "--rm", "--rootfs", str(rootfs_copy), "fixture-check", "/bin/sh", "-c",
+                         "echo hello; exit 3", check=False)
+        assert result.stdout.replace("\r", "") == "hello\n"
+        assert result.returncode == 3
+        assert ctd.ctr("task", "ls", "-q").stdout.strip() == ""
