@@ -1,0 +1,61 @@
+"""Daemon addresses (`unix:///path`, `tcp://host:port`, `fd://`) and connecting to them."""
+
+from __future__ import annotations
+
+import socket
+
+DEFAULT_HOST = "unix:///run/whalebone/whaled.sock"
+DEFAULT_TCP_PORT = 2375
+
+
+class DaemonUnreachable(ConnectionError):
+    """The daemon's socket refused us or is not there: Docker's wording, our address."""
+
+    def __init__(self, host: str, cause: BaseException | None = None):
+        super().__init__(f"Cannot connect to the Docker daemon at {host}. Is the docker daemon running?")
+        self.host = host
+        self.cause = cause
+
+
+def parse_host(host: str) -> tuple[str, str | tuple[str, int]]:
+    """`unix:///p` -> ("unix", "/p"); `tcp://h:p` -> ("tcp", (h, p)); a bare path counts as unix."""
+    host = host.strip()
+    if host.startswith("unix://"):
+        path = host[len("unix://"):]
+        if not path:
+            raise ValueError(f"invalid bind address format: {host}")
+        return "unix", path
+    if host.startswith("/"):
+        return "unix", host
+    if host.startswith(("tcp://", "http://")):
+        rest = host.split("://", 1)[1].rstrip("/")
+        if rest.startswith("["):
+            name, _, port = rest[1:].partition("]")
+            port = port.removeprefix(":")
+        else:
+            name, _, port = rest.partition(":")
+        try:
+            number = int(port) if port else DEFAULT_TCP_PORT
+        except ValueError:
+            raise ValueError(f"invalid bind address format: {host}") from None
+        return "tcp", (name or "localhost", number)
+    raise ValueError(f"unsupported protocol: {host.split('://', 1)[0] if '://' in host else host}")
+
+
+def connect(host: str, timeout: float | None = None) -> socket.socket:
+    """A connected socket to the daemon at `host` (blocking; `timeout` bounds the connect only)."""
+    kind, address = parse_host(host)
+    family = socket.AF_UNIX if kind == "unix" else socket.AF_INET
+    if kind == "tcp" and ":" in address[0]:  # type: ignore[index]
+        family = socket.AF_INET6
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(address)
+        sock.settimeout(None)
+    except OSError as e:
+        sock.close()
+        raise DaemonUnreachable(host, e) from e
+    if kind == "tcp":
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
