@@ -1,0 +1,44 @@
+"""Unix-socket details both edges share: addresses and the SO_PEERCRED same-user check."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+
+from corelib.ttrpc.protocol import Code, TtrpcError
+
+UNIX_SCHEME = "unix://"
+
+
+def socket_path(address: str) -> str:
+    """"unix:///run/x.sock" or "/run/x.sock" -> "/run/x.sock"."""
+    return address[len(UNIX_SCHEME):] if address.startswith(UNIX_SCHEME) else address
+
+
+def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
+    """(pid, uid, gid) of the process at the other end, as the kernel recorded them at connect()."""
+    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+    return (int.from_bytes(raw[0:4], sys.byteorder), int.from_bytes(raw[4:8], sys.byteorder),
+            int.from_bytes(raw[8:12], sys.byteorder))
+
+
+def require_same_user(sock: socket.socket) -> None:
+    """ttrpc's UnixSocketRequireSameUser: the peer must have our effective uid and gid."""
+    _, uid, gid = peer_credentials(sock)
+    if uid != os.geteuid() or gid != os.getegid():
+        raise TtrpcError(Code.PERMISSION_DENIED, "ttrpc: invalid credentials: operation not permitted")
+
+
+def listen(path: str, backlog: int = 128) -> socket.socket:
+    """A listening unix socket at `path`, readable by its owner only (as the shims make theirs)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+        if not path.startswith("\0"):
+            os.chmod(path, 0o600)
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
