@@ -1,0 +1,62 @@
+"""Namespaces: created on first use by any object, or explicitly; labels; deletable only when empty."""
+
+from __future__ import annotations
+
+from corelib.containerd import identifiers
+from corelib.containerd.metadata import DB, NAMESPACED_TABLES, apply_label_paths, dump_labels, load_labels
+from corelib.errdefs import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+
+
+class NamespaceStore:
+    def __init__(self, db: DB):
+        self.db = db
+
+    def create(self, name: str, labels: dict[str, str]) -> None:
+        identifiers.validate(name)
+        _validate_labels(labels)
+        with self.db.update() as tx:
+            if tx.execute("SELECT 1 FROM namespaces WHERE name = ?", (name,)).fetchone():
+                raise AlreadyExists(f'namespace "{name}": already exists')
+            tx.execute("INSERT INTO namespaces (name, labels) VALUES (?, ?)", (name, dump_labels(labels)))
+
+    def labels(self, name: str) -> dict[str, str]:
+        """Labels of a namespace; an unknown namespace simply has none (as containerd answers)."""
+        row = self.db.view().execute("SELECT labels FROM namespaces WHERE name = ?", (name,)).fetchone()
+        return load_labels(row[0]) if row else {}
+
+    def exists(self, name: str) -> bool:
+        return self.db.view().execute("SELECT 1 FROM namespaces WHERE name = ?", (name,)).fetchone() is not None
+
+    def list(self) -> list[str]:
+        return [r[0] for r in self.db.view().execute("SELECT name FROM namespaces ORDER BY name")]
+
+    def update(self, name: str, labels: dict[str, str], fieldpaths: list[str]) -> dict[str, str]:
+        _validate_labels(labels)
+        with self.db.update() as tx:
+            row = tx.execute("SELECT labels FROM namespaces WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise NotFound(f'namespace "{name}": not found')
+            for path in fieldpaths:
+                if path != "labels" and not path.startswith("labels."):
+                    raise InvalidArgument(f'cannot update "{path}" field on namespace "{name}": invalid argument')
+            updated = apply_label_paths(load_labels(row[0]), labels, fieldpaths or ["labels"])
+            tx.execute("UPDATE namespaces SET labels = ? WHERE name = ?", (dump_labels(updated), name))
+            return updated
+
+    def delete(self, name: str) -> None:
+        with self.db.update() as tx:
+            if not tx.execute("SELECT 1 FROM namespaces WHERE name = ?", (name,)).fetchone():
+                raise NotFound(f'namespace "{name}": not found')
+            used = [t for t in NAMESPACED_TABLES
+                    if tx.execute(f"SELECT 1 FROM {t} WHERE namespace = ? LIMIT 1", (name,)).fetchone()]  # noqa: S608
+            if used:
+                raise FailedPrecondition(
+                    f'namespace "{name}" must be empty, but it still has {", ".join(used)}: failed precondition')
+            tx.execute("DELETE FROM namespaces WHERE name = ?", (name,))
+
+
+def _validate_labels(labels: dict[str, str]) -> None:
+    try:
+        identifiers.validate_labels(labels)
+    except InvalidArgument as e:
+        raise InvalidArgument(f"namespace.Labels: {e}") from None

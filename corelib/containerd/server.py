@@ -1,0 +1,144 @@
+"""The daemon: opens the stores under --root, loads the runtime's tasks under --state, and serves
+containerd's gRPC services on --address and the shim-facing ttrpc endpoint on `<address>.ttrpc`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from corelib.containerd.config import Config
+from corelib.containerd.events.exchange import Exchange
+from corelib.containerd.gc import GarbageCollector
+from corelib.containerd.metadata import DB
+from corelib.containerd.metadata.containers import ContainerStore
+from corelib.containerd.metadata.content import ContentStore
+from corelib.containerd.metadata.images import ImageStore
+from corelib.containerd.metadata.leases import LeaseStore
+from corelib.containerd.metadata.namespaces import NamespaceStore
+from corelib.containerd.metadata.snapshots import SnapshotStore
+from corelib.containerd.services import serve_errors
+from corelib.containerd.services.containers import ContainersService
+from corelib.containerd.services.content import ContentService
+from corelib.containerd.services.diff import DiffService
+from corelib.containerd.services.events import EventsService
+from corelib.containerd.services.images import ImagesService
+from corelib.containerd.services.introspection import IntrospectionService
+from corelib.containerd.services.leases import LeasesService
+from corelib.containerd.services.namespaces import NamespacesService
+from corelib.containerd.services.snapshots import SnapshotsService
+from corelib.containerd.services.version import VersionService
+from corelib.containerd.snapshots import overlay
+from corelib.images import content as local_content
+
+log = logging.getLogger("whale-containerd")
+
+MAX_MESSAGE = 16 << 20
+
+
+class AddressInUse(RuntimeError):
+    pass
+
+
+class Containerd:
+    def __init__(self, config: Config):
+        self.config = config
+        self.root = Path(config.root)
+        self.state = Path(config.state)
+        self.server: grpc.aio.Server | None = None
+        self.exchange = Exchange()
+
+    def open_stores(self) -> None:
+        for d in (self.root, self.state):
+            d.mkdir(parents=True, exist_ok=True, mode=0o711)
+        self.db = DB(self.root / "io.containerd.metadata.v1.bolt" / "meta.db")
+        self.leases = LeaseStore(self.db)
+        self.namespaces = NamespaceStore(self.db)
+        self.containers = ContainerStore(self.db)
+        self.images = ImageStore(self.db)
+        blobs = local_content.ContentStore(self.root / "io.containerd.content.v1.content")
+        self.content = ContentStore(self.db, blobs, self.leases)
+        backend = overlay.OverlaySnapshotter(self.root / "io.containerd.snapshotter.v1.overlayfs")
+        self.snapshotters = {overlay.NAME: SnapshotStore(self.db, overlay.NAME, backend, self.leases)}
+        for store in self.snapshotters.values():
+            store.reconcile()
+        self.gc = GarbageCollector(self.db, self.content, self.snapshotters)
+
+    def services(self) -> list:
+        collect = self.collect_garbage
+        return [
+            VersionService(),
+            NamespacesService(self.namespaces, self.exchange),
+            IntrospectionService(self.root),
+            ContainersService(self.containers, self.exchange),
+            LeasesService(self.leases, collect),
+            ContentService(self.content, self.exchange),
+            ImagesService(self.images, self.exchange, collect),
+            SnapshotsService(self.snapshotters, self.exchange),
+            DiffService(self.content),
+            EventsService(self.exchange),
+        ]
+
+    def collect_garbage(self) -> None:
+        self.gc.collect()
+
+    async def start(self) -> None:
+        self.open_stores()
+        self.collect_garbage()
+        self.server = grpc.aio.server(options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE),
+            ("grpc.max_send_message_length", MAX_MESSAGE),
+        ])
+        for service in self.services():
+            service.add_to_server(serve_errors(service, service.descriptor), self.server)
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        _claim_socket(self.config.address)
+        self.server.add_insecure_port(f"unix:{self.config.address}")
+        await self.server.start()
+        os.chmod(self.config.address, 0o660)
+        if self.config.grpc_uid or self.config.grpc_gid:
+            os.chown(self.config.address, self.config.grpc_uid, self.config.grpc_gid)
+        await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
+        log.info("serving... address=%s", self.config.address)
+        log.info("containerd successfully booted")
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop(grace=1)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.config.address)
+        self.db.close()
+        for store in self.snapshotters.values():
+            store.backend.close()
+
+
+def _claim_socket(address: str) -> None:
+    """Remove a stale socket left by a previous run; refuse one a live daemon is serving on."""
+    Path(address).parent.mkdir(parents=True, exist_ok=True, mode=0o711)
+    if not os.path.exists(address):
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(address)
+    except (ConnectionRefusedError, FileNotFoundError):
+        os.unlink(address)
+        return
+    finally:
+        probe.close()
+    raise AddressInUse(f"listen unix {address}: bind: address already in use")
+
+
+async def serve(config: Config, stop: asyncio.Event) -> None:
+    daemon = Containerd(config)
+    await daemon.start()
+    try:
+        await stop.wait()
+    finally:
+        await daemon.stop()
