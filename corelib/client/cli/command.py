@@ -1,0 +1,119 @@
+"""What every command shares: the Cli (streams, the API client, the config file), command specs with
+their argument rules, and StatusError (docker/cli's cli.StatusError: a message and an exit status)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING
+
+from corelib.client.cli.flags import FlagSet, Options
+from corelib.client.cli.streams import InStream, OutStream
+
+if TYPE_CHECKING:
+    from corelib.client.api import APIClient
+    from corelib.client.config import ConfigFile
+
+PROG = "whale"
+
+
+class StatusError(Exception):
+    """Exit with `status_code`, after printing `status` (if any) on stderr."""
+
+    def __init__(self, status_code: int, status: str = ""):
+        super().__init__(status)
+        self.status_code = status_code
+        self.status = status
+
+    def __str__(self) -> str:
+        return self.status
+
+
+@dataclass
+class CommandSpec:
+    """One command, as a cobra.Command of docker/cli: its usage line, flags, argument rule and run."""
+
+    name: str
+    use: str
+    short: str
+    run: Callable[[Cli, Options, list[str]], int | None]
+    flags: Callable[[FlagSet], None] | None = None
+    args: tuple = ("any",)  # ("min", n) | ("exact", n) | ("none",) | ("range", lo, hi) | ("any",)
+    interspersed: bool = True
+    aliases: tuple[str, ...] = ()
+
+    def flagset(self) -> FlagSet:
+        fs = FlagSet(interspersed=self.interspersed)
+        if self.flags is not None:
+            self.flags(fs)
+        if fs.lookup("help") is None:
+            fs.bool("help", "" if fs.lookup_short("h") else "h", "Print usage", hidden=False)
+        return fs
+
+
+def check_args(spec: CommandSpec, path: str, args: list[str]) -> None:
+    """cobra's Args validators, with docker's messages (exit status 1)."""
+    rule, *n = spec.args
+    if rule == "min" and len(args) < n[0]:
+        plural = "argument" if n[0] == 1 else "arguments"
+        raise usage_error(spec, path, f"{PROG}: '{path}' requires at least {n[0]} {plural}", "See", 1)
+    if rule == "exact" and len(args) != n[0]:
+        plural = "argument" if n[0] == 1 else "arguments"
+        raise usage_error(spec, path, f"{PROG}: '{path}' requires {n[0]} {plural}", "Run", 1)
+    if rule == "range" and not n[0] <= len(args) <= n[1]:
+        raise usage_error(spec, path, f"{PROG}: '{path}' requires at least {n[0]} and at most {n[1]} arguments",
+                          "See", 1)
+    if rule == "none" and args:
+        raise usage_error(spec, path, f"{PROG}: '{path}' accepts no arguments", "Run", 1)
+
+
+def usage_error(spec: CommandSpec, path: str, message: str, verb: str = "Run", status: int = 125) -> StatusError:
+    usage = " ".join([PROG, *path.split()[1:-1], spec.use])
+    return StatusError(status, f"{message}\n\nUsage:  {usage}\n\n{verb} '{path} --help' for more information")
+
+
+def with_help(message: str, command: str) -> str:
+    """docker's withHelp: `docker: <err>` and where to look, for run and create failures."""
+    return f"{PROG}: {message}\n\nRun '{PROG} {command} --help' for more information"
+
+
+class Cli:
+    """The streams a command reads and writes, and the daemon it talks to (DockerCli of docker/cli).
+
+    Anything file-like works as a stream (a notebook passes its own); nothing touches sys.stdout
+    directly. The API client and the config file are made when first used."""
+
+    def __init__(self, stdin: IO | None = None, stdout: IO | None = None, stderr: IO | None = None,
+                 host: str | None = None, config_dir: str | None = None, client: APIClient | None = None):
+        self.in_ = InStream(stdin)
+        self.out = OutStream(stdout)
+        self.err = OutStream(stderr)
+        self.host = host or os.environ.get("WHALE_HOST") or None
+        self.config_dir = config_dir
+        self._client = client
+        self._config: ConfigFile | None = None
+
+    @property
+    def client(self) -> APIClient:
+        if self._client is None:
+            from corelib.client.api import APIClient
+
+            self._client = APIClient(self.host)
+        return self._client
+
+    @property
+    def daemon_host(self) -> str:
+        return self.client.host
+
+    @property
+    def config_file(self) -> ConfigFile:
+        if self._config is None:
+            from corelib.client.config import load_config
+
+            self._config = load_config(self.config_dir, warn=self.err.println)
+        return self._config
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()

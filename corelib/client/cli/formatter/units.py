@@ -1,0 +1,87 @@
+"""docker/go-units: human sizes and durations, and sizes parsed from flags (`-m 512m`)."""
+
+from __future__ import annotations
+
+import re
+
+DECIMAL_ABBRS = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
+BINARY_MAP = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+_SIZE_RE = re.compile(r"^(\d+(\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
+
+
+def go_g(value: float, precision: int) -> str:
+    """Go's %.<precision>g (Python's is the same but for the exponent's sign digits, which match)."""
+    return f"{value:.{precision}g}"
+
+
+def human_size_with_precision(size: float, precision: int) -> str:
+    i = 0
+    while size >= 1000.0 and i < len(DECIMAL_ABBRS) - 1:
+        size /= 1000.0
+        i += 1
+    return f"{go_g(size, precision)}{DECIMAL_ABBRS[i]}"
+
+
+def human_size(size: float) -> str:
+    return human_size_with_precision(size, 4)
+
+
+def human_duration(seconds: float) -> str:
+    """units.HumanDuration: "Less than a second", "About a minute", "3 hours", "2 weeks"..."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    minutes = int(seconds / 60)
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = int(round(seconds / 3600))
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{int(seconds / 3600) // 24 // 365} years"
+
+
+def ram_in_bytes(text: str) -> int:
+    """units.RAMInBytes: `512m`, `1.5g`, `1024` (binary multiples)."""
+    m = _SIZE_RE.match(text)
+    if m is None:
+        raise ValueError(f"invalid size: '{text}'")
+    size = float(m.group(1))
+    unit = (m.group(3) or "").lower()
+    return int(size * BINARY_MAP.get(unit, 1))
+
+
+def rfc3339_nano_fixed(time_nano: int) -> str:
+    """Go's "2006-01-02T15:04:05.000000000Z07:00" in local time (Z when local time is UTC)."""
+    import time
+
+    secs, nanos = divmod(time_nano, 1_000_000_000)
+    tm = time.localtime(secs)
+    offset = tm.tm_gmtoff or 0
+    sign = "+" if offset > 0 else "-"
+    zone = "Z" if offset == 0 else f"{sign}{abs(offset) // 3600:02d}:{abs(offset) % 3600 // 60:02d}"
+    return time.strftime("%Y-%m-%dT%H:%M:%S", tm) + f".{nanos:09d}{zone}"
+
+
+def go_time_string(seconds: int) -> str:
+    """Go's time.Time.String() of a Unix time: "2006-01-02 15:04:05 -0700 MST"."""
+    import time
+
+    tm = time.localtime(seconds)
+    offset = tm.tm_gmtoff or 0
+    sign = "+" if offset >= 0 else "-"
+    return (time.strftime("%Y-%m-%d %H:%M:%S", tm)
+            + f" {sign}{abs(offset) // 3600:02d}{abs(offset) % 3600 // 60:02d} {tm.tm_zone}")
