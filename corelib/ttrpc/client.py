@@ -82,6 +82,11 @@ class Client:
     def closed(self) -> bool:
         return self._closed is not None
 
+    async def wait_closed(self) -> None:
+        """Return once the connection has ended: the peer went away or close() was called
+        (containerd's ttrpc.WithOnClose: how it learns that a shim died)."""
+        await asyncio.wait({self._receiver})
+
     async def close(self) -> None:
         self._fail_all(ConnectionClosed())
         self._writer.close()
