@@ -4,6 +4,7 @@ service and garbage collector are the reference behaviour."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import subprocess
@@ -62,9 +63,9 @@ def test_load_gives_docker_shapes(real_containerd: RealContainerd, svc: Service,
     assert image["Architecture"] and image["Os"] == "linux" and image["Created"] == "1970-01-01T00:00:00Z"
     assert image["Config"]["Env"][0].startswith("PATH=") and image["Config"]["Entrypoint"] is None
     assert list(image["Config"])[:3] == ["Hostname", "Domainname", "User"]
-    layer = tarfile.open(busybox_archive).extractfile(json.load(
-        tarfile.open(busybox_archive).extractfile("manifest.json"))[0]["Layers"][0]).read()
-    assert image["RootFS"] == {"Type": "layers", "Layers": ["sha256:" + __import__("hashlib").sha256(layer).hexdigest()]}
+    with tarfile.open(busybox_archive) as tar:
+        layer = tar.extractfile(json.load(tar.extractfile("manifest.json"))[0]["Layers"][0]).read()
+    assert image["RootFS"] == {"Type": "layers", "Layers": ["sha256:" + hashlib.sha256(layer).hexdigest()]}
     config = svc.run(svc.images.get_image_config(summary["Id"][7:19]))
     assert config["Cmd"] == ["sh"] and config["WorkingDir"] is None
 
