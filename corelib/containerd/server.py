@@ -23,19 +23,22 @@ from corelib.containerd.metadata.images import ImageStore
 from corelib.containerd.metadata.leases import LeaseStore
 from corelib.containerd.metadata.namespaces import NamespaceStore
 from corelib.containerd.metadata.snapshots import SnapshotStore
+from corelib.containerd.runtime.v2.manager import TaskManager
 from corelib.containerd.services import serve_errors
 from corelib.containerd.services.containers import ContainersService
 from corelib.containerd.services.content import ContentService
 from corelib.containerd.services.diff import DiffService
-from corelib.containerd.services.events import EventsService
+from corelib.containerd.services.events import EventsService, TTRPCEventsService
 from corelib.containerd.services.images import ImagesService
 from corelib.containerd.services.introspection import IntrospectionService
 from corelib.containerd.services.leases import LeasesService
 from corelib.containerd.services.namespaces import NamespacesService
 from corelib.containerd.services.snapshots import SnapshotsService
+from corelib.containerd.services.tasks import TasksService
 from corelib.containerd.services.version import VersionService
 from corelib.containerd.snapshots import overlay
 from corelib.images import content as local_content
+from corelib.ttrpc import Server as TTRPCServer
 
 log = logging.getLogger("whale-containerd")
 
@@ -52,6 +55,7 @@ class Containerd:
         self.root = Path(config.root)
         self.state = Path(config.state)
         self.server: grpc.aio.Server | None = None
+        self.ttrpc_server: TTRPCServer | None = None
         self.exchange = Exchange()
 
     def open_stores(self) -> None:
@@ -69,6 +73,8 @@ class Containerd:
         for store in self.snapshotters.values():
             store.reconcile()
         self.gc = GarbageCollector(self.db, self.content, self.snapshotters)
+        self.tasks = TaskManager(self.root, self.state, self.config.address, self.config.ttrpc, self.exchange,
+                                 self.containers, debug=self.config.log_level in ("debug", "trace"))
 
     def services(self) -> list:
         collect = self.collect_garbage
@@ -83,6 +89,7 @@ class Containerd:
             SnapshotsService(self.snapshotters, self.exchange),
             DiffService(self.content),
             EventsService(self.exchange),
+            TasksService(self.containers, self.tasks),
         ]
 
     def collect_garbage(self) -> None:
@@ -90,6 +97,8 @@ class Containerd:
 
     async def start(self) -> None:
         self.open_stores()
+        await self.start_ttrpc()
+        await self.tasks.load_existing()
         self.collect_garbage()
         self.server = grpc.aio.server(options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE),
@@ -109,9 +118,19 @@ class Containerd:
         log.info("serving... address=%s", self.config.address)
         log.info("containerd successfully booted")
 
+    async def start_ttrpc(self) -> None:
+        """The endpoint shims forward their events to (TTRPC_ADDRESS)."""
+        self.ttrpc_server = TTRPCServer()
+        self.ttrpc_server.register_service(TTRPCEventsService.descriptor, TTRPCEventsService(self.exchange))
+        _claim_socket(self.config.ttrpc)
+        self._ttrpc_task = asyncio.get_running_loop().create_task(self.ttrpc_server.serve(self.config.ttrpc))
+
     async def stop(self) -> None:
         if self.server is not None:
             await self.server.stop(grace=1)
+        await self.tasks.detach_all()
+        if self.ttrpc_server is not None:
+            await self.ttrpc_server.shutdown(grace=1)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.config.address)
         self.db.close()

@@ -7,6 +7,7 @@ import base64
 import os
 import time
 
+from corelib import errdefs
 from corelib.api.containerd.services.leases.v1.leases_pb2 import Lease
 from corelib.containerd import filters
 from corelib.containerd.metadata import DB, now_ns, timestamp
@@ -93,7 +94,7 @@ def parse_resource(rtype: str, rid: str) -> str:
         if len(keys) != 2:
             raise InvalidArgument(f"invalid snapshot resource type {rtype}: invalid argument")
     else:
-        raise NotImplementedError(f"resource type {rtype} not supported yet: not implemented")
+        raise errdefs.NotImplemented(f"resource type {rtype} not supported yet: not implemented")
     return rid
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from corelib import errdefs
 from corelib.api.containerd.services.diff.v1 import diff_pb2 as api
 from corelib.api.containerd.services.diff.v1 import diff_pb2_grpc
 from corelib.api.containerd.types.descriptor_pb2 import Descriptor
@@ -44,7 +45,7 @@ class DiffService(diff_pb2_grpc.DiffServicer):
 
     async def Diff(self, request, context):  # noqa: N802
         namespace_required(context)
-        raise NotImplementedError("creating a diff from mounts is not supported by whale-containerd: not implemented")
+        raise errdefs.NotImplemented("creating a diff from mounts is not supported: not implemented")
 
 
 def _apply_file(blob: str, root: str, overlay: bool, parents: tuple[str, ...]) -> unpack.Applied:
@@ -55,7 +56,7 @@ def _apply_file(blob: str, root: str, overlay: bool, parents: tuple[str, ...]) -
 def check_media_type(media_type: str) -> None:
     base = media_type.split("+", 1)[0]
     if base not in _LAYER_BASES:
-        raise NotImplementedError(f"failed to get stream processor for {media_type}: no processor for media-type")
+        raise errdefs.NotImplemented(f"failed to get stream processor for {media_type}: no processor for media-type")
 
 
 def apply_target(mounts) -> tuple[str, bool, tuple[str, ...]]:  # noqa: ANN001 - repeated containerd.types.Mount
@@ -71,4 +72,4 @@ def apply_target(mounts) -> tuple[str, bool, tuple[str, ...]]:  # noqa: ANN001 -
             raise FailedPrecondition("cannot apply a layer to a read-only mount: failed precondition")
         return mounts[0].source, False, ()
     kinds = ", ".join(m.type for m in mounts) or "none"
-    raise NotImplementedError(f"applying a layer to mounts of type {kinds} is not supported: not implemented")
+    raise errdefs.NotImplemented(f"applying a layer to mounts of type {kinds} is not supported: not implemented")
