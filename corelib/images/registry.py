@@ -266,7 +266,8 @@ class RegistryClient:
         try:
             return await self._http.send(request, stream=True)
         except httpx.HTTPError as e:
-            raise errdefs.WhaleError(f'{request.method.title()} "{request.url}": {_cause(e)}') from None
+            cause = _cause(e, f"{request.url.host}:{request.url.port or 443}")
+            raise errdefs.WhaleError(f'{request.method.title()} "{request.url}": {cause}') from None
 
     async def _authorize(self, challenge: str, scope: str, ref: Reference) -> str:
         scheme, params = parse_challenge(challenge)
@@ -286,7 +287,8 @@ class RegistryClient:
         try:
             response = await self._http.get(params["realm"], params=query, auth=basic)
         except httpx.HTTPError as e:
-            raise errdefs.WhaleError(f'Get "{params["realm"]}": {_cause(e)}') from None
+            url = httpx.URL(params["realm"])
+            raise errdefs.WhaleError(f'Get "{url}": {_cause(e, f"{url.host}:{url.port or 443}")}') from None
         if response.status_code != 200:
             raise errdefs.PermissionDenied(f"failed to authorize: failed to fetch anonymous token: unexpected "
                                            f"status: {response.status_code} {response.reason_phrase}"
@@ -299,8 +301,11 @@ class RegistryClient:
         return "Bearer " + token
 
 
-def _cause(e: httpx.HTTPError) -> str:
-    text = str(e) or type(e).__name__
-    if isinstance(e, httpx.ConnectError) and "refused" in text.lower():
-        return "connect: connection refused"
-    return text
+def _cause(e: httpx.HTTPError, host: str) -> str:
+    """The reason, worded as Go's net/http client words it (dockerd passes it on)."""
+    err: BaseException | None = e
+    while err is not None:
+        if isinstance(err, ConnectionRefusedError):
+            return f"dial tcp {host}: connect: connection refused"
+        err = err.__cause__ or err.__context__
+    return str(e) or type(e).__name__

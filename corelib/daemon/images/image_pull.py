@@ -80,6 +80,7 @@ class Puller:
             manifest_desc, manifest_body = await self.client.fetch_manifest(self.ref, chosen.digest)
         manifest = json.loads(manifest_body)
         config_desc = Descriptor.from_json(manifest["config"])
+        known = await self.cs.exists(config_desc.digest)
         config = await self.client.fetch_bytes(self.ref, config_desc)
         await self.cs.write_blob(config, expected=config_desc.digest, size=len(config),
                                  ref=f"config-{config_desc.digest}", labels=self.source)
@@ -87,7 +88,7 @@ class Puller:
         for layer in layers:
             if layer.media_type not in LAYER_TYPES:
                 raise errdefs.InvalidArgument(f"unsupported media type {layer.media_type}")
-        await self._fetch_layers(layers, (json.loads(config).get("rootfs") or {}).get("diff_ids") or [])
+        await self._fetch_layers(layers, (json.loads(config).get("rootfs") or {}).get("diff_ids") or [], known)
         await self._write_manifest(manifest_desc, manifest_body, manifest)
         if manifest_desc is not target:
             await self._write_manifest(target, body, json.loads(body))
@@ -96,24 +97,26 @@ class Puller:
         await self.cs.write_blob(body, expected=desc.digest, size=len(body), ref=f"manifest-{desc.digest}",
                                  labels={**gc_labels(doc), **self.source})
 
-    async def _fetch_layers(self, layers: list[Descriptor], diff_ids: list[str]) -> None:
-        todo = []
-        for i, layer in enumerate(layers):
-            unpacked = i < len(diff_ids) and await snapshot_exists(self.cs, chain_id(diff_ids[:i + 1]))
-            have = await self.cs.exists(layer.digest)
-            if unpacked:
-                await self.say({"status": "Already exists", "progressDetail": {}, "id": short_id(layer.digest)})
-            else:
-                await self.say({"status": "Pulling fs layer", "progressDetail": {}, "id": short_id(layer.digest)})
-            if not have:
-                todo.append((layer, not unpacked))
+    async def _fetch_layers(self, layers: list[Descriptor], diff_ids: list[str], known: bool) -> None:
+        """Fetch the missing layers. As dockerd, say nothing of them when the image (`known`: its
+        config) is complete here already, maybe under another name; else each layer is either
+        "Already exists" (unpacked) or pulled with progress."""
+        unpacked = [i < len(diff_ids) and await snapshot_exists(self.cs, chain_id(diff_ids[:i + 1]))
+                    for i in range(len(layers))]
+        missing = [layer for layer in layers if not await self.cs.exists(layer.digest)]
+        quiet = known and all(unpacked) and not missing
+        for layer, done in zip(layers, unpacked, strict=True):
+            if not quiet:
+                status = "Already exists" if done else "Pulling fs layer"
+                await self.say({"status": status, "progressDetail": {}, "id": short_id(layer.digest)})
         limit = asyncio.Semaphore(CONCURRENT_DOWNLOADS)
 
         async def fetch(layer: Descriptor, report: bool) -> None:
             async with limit:
                 await self._download(layer, report)
 
-        await asyncio.gather(*(fetch(layer, report) for layer, report in todo))
+        await asyncio.gather(*(fetch(layer, not done) for layer, done in zip(layers, unpacked, strict=True)
+                               if layer in missing))
 
     async def _download(self, layer: Descriptor, report: bool) -> None:
         lid = short_id(layer.digest)

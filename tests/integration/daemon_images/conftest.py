@@ -45,8 +45,9 @@ def labelled_archive(busybox_rootfs: Path, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture(scope="session")
-def registry(busybox_archive: Path) -> Iterator[Registry]:
+def registry(busybox_archive: Path, labelled_archive: Path) -> Iterator[Registry]:
     with Registry() as reg:
         reg.push(busybox_archive, "library/busybox:latest")
         reg.push(busybox_archive, "team/busybox:test")
+        reg.push(labelled_archive, "team/app:v1")
         yield reg
