@@ -32,9 +32,8 @@ def progress_bar(current: int, total: int) -> str:
     """jsonmessage's progress string: `[=====>      ]  1.05MB/2.06MB`."""
     if total <= 0:
         return f"{_human(current):>8}"
-    filled = min(50, current * 50 // total)
-    arrow = ">" if filled < 50 else ""
-    return f"[{'=' * filled}{arrow}{' ' * (50 - filled - len(arrow))}] {_human(current):>8}/{_human(total)}"
+    filled = min(50, current * 100 // total // 2)
+    return f"[{'=' * filled}>{' ' * (50 - filled)}] {_human(current):>8}/{_human(total)}"
 
 
 def _human(n: float) -> str:
