@@ -36,11 +36,9 @@ CREATE TABLE IF NOT EXISTS snapshots (
     namespace TEXT NOT NULL, snapshotter TEXT NOT NULL, key TEXT NOT NULL, backend_key TEXT NOT NULL,
     parent TEXT NOT NULL, labels TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
     PRIMARY KEY (namespace, snapshotter, key));
+CREATE TABLE IF NOT EXISTS buckets (namespace TEXT NOT NULL, kind TEXT NOT NULL, PRIMARY KEY (namespace, kind));
 CREATE TABLE IF NOT EXISTS sequence (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
-
-# Tables holding objects that belong to a namespace (a namespace exists while any of them has a row).
-NAMESPACED_TABLES = ("containers", "images", "leases", "content", "snapshots")
 
 
 class DB:
@@ -77,8 +75,16 @@ class DB:
     def view(self) -> sqlite3.Connection:
         return self.conn
 
-    def ensure_namespace(self, namespace: str) -> None:
+    def ensure_namespace(self, namespace: str, bucket: str = "") -> None:
+        """The namespace exists from its first object on; so does the bucket of that kind of object
+        (containerd's bolt buckets outlive their last object, and some messages tell the two apart)."""
         self.conn.execute("INSERT OR IGNORE INTO namespaces (name) VALUES (?)", (namespace,))
+        if bucket:
+            self.conn.execute("INSERT OR IGNORE INTO buckets (namespace, kind) VALUES (?, ?)", (namespace, bucket))
+
+    def has_bucket(self, namespace: str, bucket: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM buckets WHERE namespace = ? AND kind = ?",
+                                 (namespace, bucket)).fetchone() is not None
 
     def next_sequence(self, name: str) -> int:
         with self.update() as tx:

@@ -39,7 +39,7 @@ class ContainerStore:
         record.created_at.CopyFrom(now)
         record.updated_at.CopyFrom(now)
         with self.db.update() as tx:
-            self.db.ensure_namespace(ns)
+            self.db.ensure_namespace(ns, "containers")
             if tx.execute("SELECT 1 FROM containers WHERE namespace = ? AND id = ?", (ns, container.id)).fetchone():
                 raise AlreadyExists(f'container "{container.id}": already exists')
             tx.execute("INSERT INTO containers (namespace, id, record) VALUES (?, ?, ?)",
@@ -50,6 +50,8 @@ class ContainerStore:
         if not container.id:
             raise InvalidArgument("must specify a container id: invalid argument")
         with self.db.update() as tx:
+            if not self.db.has_bucket(ns, "containers"):
+                raise NotFound(f'cannot update container "{container.id}" in namespace "{ns}": not found')
             row = tx.execute("SELECT record FROM containers WHERE namespace = ? AND id = ?",
                              (ns, container.id)).fetchone()
             if row is None:
@@ -74,6 +76,8 @@ class ContainerStore:
 
     def delete(self, ns: str, cid: str) -> None:
         with self.db.update() as tx:
+            if not self.db.has_bucket(ns, "containers"):
+                raise NotFound(f'cannot delete container "{cid}" in namespace "{ns}": not found')
             cur = tx.execute("DELETE FROM containers WHERE namespace = ? AND id = ?", (ns, cid))
             if cur.rowcount == 0:
                 raise NotFound(f"container {cid}: not found")

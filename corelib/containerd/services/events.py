@@ -10,6 +10,7 @@ from corelib.api.containerd.services.events.v1 import events_pb2_grpc
 from corelib.api.containerd.services.ttrpc.events.v1 import events_pb2 as ttrpc_api
 from corelib.containerd.events.exchange import Exchange
 from corelib.containerd.services import namespace_required
+from corelib.errdefs import InvalidArgument, WhaleError
 
 
 class EventsService(events_pb2_grpc.EventsServicer):
@@ -28,7 +29,10 @@ class EventsService(events_pb2_grpc.EventsServicer):
         return Empty()
 
     async def Subscribe(self, request, context):  # noqa: N802
-        subscription = self.exchange.subscribe(list(request.filters))
+        try:
+            subscription = self.exchange.subscribe(list(request.filters))
+        except InvalidArgument as e:  # containerd reports it through the stream's error channel: Unknown
+            raise WhaleError(f"subscription error: failed parsing subscription filters: {e}") from None
         try:
             await context.send_initial_metadata(())
             async for envelope in subscription:

@@ -103,14 +103,15 @@ class OverlaySnapshotter:
                 if parent:
                     row = self.db.execute("SELECT id, kind FROM snapshots WHERE key = ?", (parent,)).fetchone()
                     if row is None:
-                        raise NotFound(f'missing parent "{parent}" bucket: not found')
+                        raise NotFound(f'failed to create snapshot: missing parent "{parent}" bucket: not found')
                     if row[1] != COMMITTED:
-                        raise InvalidArgument(f'parent "{parent}" is not committed snapshot: invalid argument')
+                        raise InvalidArgument(
+                            f'failed to create snapshot: parent "{parent}" is not committed snapshot: invalid argument')
                     parent_id = row[0]
                     st = self.fs_path(parent_id).stat()
                     os.lchown(tmp / "fs", st.st_uid, st.st_gid)
                 if self.db.execute("SELECT 1 FROM snapshots WHERE key = ?", (key,)).fetchone():
-                    raise AlreadyExists(f"snapshot {key}: already exists")
+                    raise AlreadyExists(f"failed to create snapshot: snapshot {key}: already exists")
                 sid = self.db.execute(
                     "INSERT INTO snapshots (key, parent, kind, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
                     (key, parent_id, kind, now, now)).lastrowid

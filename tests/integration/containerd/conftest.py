@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.containerd.harness import WhaleContainerd
+from tests.support.real_containerd import RealContainerd
+
+
+@pytest.fixture(scope="module")
+def whale() -> Iterator[WhaleContainerd]:
+    with WhaleContainerd() as ctd:
+        yield ctd
+
+
+@pytest.fixture(scope="module")
+def real() -> Iterator[RealContainerd]:
+    with RealContainerd() as ctd:
+        yield ctd
