@@ -32,7 +32,6 @@ REFERENCE_RE = re.compile(rf"^({_NAME})(?::({_TAG}))?(?:@({_DIGEST}))?$", re.ASC
 NAME_RE = re.compile(rf"^(?:({_DOMAIN})/)?({_NAME_COMPONENT}(?:/{_NAME_COMPONENT})*)$", re.ASCII)
 TAG_RE = re.compile(rf"^{_TAG}$", re.ASCII)
 IDENTIFIER_RE = re.compile(r"^[a-f0-9]{64}$")
-SHORT_IDENTIFIER_RE = re.compile(r"^[a-f0-9]{6,64}$")
 _DIGEST_ANCHORED = re.compile(rf"^{_DIGEST}$", re.ASCII)
 
 ERR_REFERENCE_INVALID_FORMAT = "invalid reference format"

@@ -11,7 +11,6 @@ import contextlib
 import hashlib
 import ipaddress
 import json
-import platform
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 import httpx
 
 from corelib import errdefs
+from corelib.images.archive import go_arch
 from corelib.images.reference import DEFAULT_DOMAIN, Reference
 
 MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -68,11 +68,6 @@ class Descriptor:
 
     def to_json(self) -> dict:
         return {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
-
-
-def go_arch() -> str:
-    machine = platform.machine()
-    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}.get(machine, machine)
 
 
 def host_platform() -> dict:

@@ -132,10 +132,6 @@ class Containerd:
         with errors():
             await self.content.Update(cpb.UpdateRequest(info=info, update_mask=mask), metadata=self.metadata)
 
-    async def delete_content(self, digest: str) -> None:
-        with contextlib.suppress(errdefs.NotFound), errors():
-            await self.content.Delete(cpb.DeleteContentRequest(digest=digest), metadata=self.metadata)
-
     async def write_blob(self, data: bytes | AsyncIterable[bytes], expected: str = "", size: int = 0,
                          ref: str = "", labels: dict[str, str] | None = None) -> tuple[str, int]:
         """Content.Write, streamed: returns (digest, size). With `expected`, a blob already there is

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from corelib import errdefs
-from corelib.images.archive import layer_tar
-from corelib.images.registry import go_arch
+from corelib.images.archive import go_arch, layer_tar
 from tests.integration.daemon_images.helpers import Registry, Service, free_port
 from tests.integration.daemon_images.test_daemon_images_store import assert_nothing_left
 from tests.support.real_containerd import RealContainerd
