@@ -132,3 +132,31 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, message: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+def tar_entry(name: str, kind: str = "file", data: bytes = b"", mode: int = 0o644, linkname: str = "",
+              uid: int = 0, gid: int = 0, major: int = 0, minor: int = 0):  # noqa: ANN201 - (TarInfo, data)
+    """One member of a test layer: kind is file, dir, symlink, hardlink, char, block or fifo."""
+    import tarfile
+
+    info = tarfile.TarInfo(name)
+    info.type = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE,
+                 "hardlink": tarfile.LNKTYPE, "char": tarfile.CHRTYPE, "block": tarfile.BLKTYPE,
+                 "fifo": tarfile.FIFOTYPE}[kind]
+    info.mode, info.uid, info.gid, info.linkname = mode, uid, gid, linkname
+    info.devmajor, info.devminor = major, minor
+    info.size = len(data)
+    info.mtime = 1_600_000_000
+    return info, data
+
+
+def layer_tar(*entries) -> bytes:  # noqa: ANN002
+    """A layer tar made of `tar_entry(...)` members, in order."""
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for info, data in entries:
+            tar.addfile(info, io.BytesIO(data) if data else None)
+    return buf.getvalue()
