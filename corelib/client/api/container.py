@@ -71,9 +71,9 @@ class ContainerApiMixin:
     def inspect_container(self, container: str) -> dict:
         return self.get_json(f"/containers/{esc(container)}/json")
 
-    def inspect_container_raw(self, container: str) -> bytes:
+    def inspect_container_raw(self, container: str, size: bool = False) -> bytes:
         """The daemon's JSON as sent (`docker inspect` re-indents it without re-encoding)."""
-        return self.call("GET", f"/containers/{esc(container)}/json").read()
+        return self.call("GET", f"/containers/{esc(container)}/json", {"size": size or None}).read()
 
     def remove_container(self, container: str, v: bool = False, link: bool = False, force: bool = False) -> None:
         params = {"v": v or None, "link": link or None, "force": force or None}

@@ -40,11 +40,15 @@ class Options:
 
     def __init__(self, flags: list[Flag]):
         self.changed: set[str] = set()
+        self._flags = flags
         for f in flags:
             setattr(self, f.dest, list(f.default or []) if f.kind == "list" else f.default)
 
     def __repr__(self) -> str:
-        return f"Options({ {k: v for k, v in vars(self).items()} })"
+        return f"Options({ {k: v for k, v in vars(self).items() if not k.startswith('_')} })"
+
+    def flags(self) -> list[Flag]:
+        return self._flags
 
 
 @dataclass

@@ -54,6 +54,19 @@ class OutStream:
         return size.lines, size.columns
 
 
+class _Nowhere:
+    def write(self, data: object) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
+def discard() -> OutStream:
+    """An output stream that drops everything (`-q`)."""
+    return OutStream(_Nowhere())
+
+
 class InStream:
     def __init__(self, stream: IO | None):
         self.stream = stream if stream is not None else sys.stdin

@@ -383,6 +383,10 @@ class _Exec:
                 raise
             except Exception as e:  # a Go template function's error stops the execution
                 raise TemplateError(f"template: error calling {text}: {e}") from None
+        if kind == "field" and len(toks) > 1:  # a method with arguments: {{.Label "k"}}
+            owner, _, method = text.rpartition(".")
+            target = dot if not owner else self.operand("field" if "." in owner else "var", owner, dot)
+            return call_method(target, method, self.operands(toks[1:], dot) + list(piped or ()))
         values = self.operands(toks, dot)
         if len(values) != 1 or piped:
             raise TemplateError(f"template: can't give argument to non-function {text}")
@@ -428,6 +432,13 @@ class _Exec:
         if name not in self.vars:
             raise TemplateError(f"template: undefined variable: {name}")
         return self.vars[name]
+
+
+def call_method(target: object, name: str, args: list[object]) -> object:
+    method = getattr(target, name, None)
+    if not callable(method) or isinstance(target, dict):
+        raise TemplateError(f"template: can't give argument to non-function .{name}")
+    return method(*args)
 
 
 def field(value: object, name: str) -> object:

@@ -1,0 +1,1 @@
+"""Container commands, one module each (docker/cli's cli/command/container)."""

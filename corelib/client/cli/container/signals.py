@@ -1,0 +1,78 @@
+"""Signals received by an attached `run`, `start -a` or `attach` are sent on to the container
+(docker's ForwardAllSignals: `POST /containers/{id}/kill?signal=NAME`); three SIGINT/SIGTERM end
+whale itself, as docker's forceExitAfter3TerminationSignals does."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import signal
+import threading
+from collections.abc import Callable
+
+FORWARDED = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGTERM")
+FORCE_EXIT_AFTER = 3
+
+
+class SignalForwarder:
+    """Installs handlers (main thread only); a worker thread makes the kill requests."""
+
+    def __init__(self, kill: Callable[[str], None], on_force_exit: Callable[[], None] | None = None):
+        self.kill = kill
+        self.on_force_exit = on_force_exit
+        self._queue: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._saved: dict[int, object] = {}
+        self._terminations = 0
+
+    def __enter__(self) -> SignalForwarder:
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for name in FORWARDED:
+            signum = getattr(signal, name)
+            self._saved[signum] = signal.signal(signum, self._handle)
+        threading.Thread(target=self._worker, name="whale-signals", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._saved.items():
+            signal.signal(signum, handler)
+        self._saved.clear()
+        self._queue.put(None)
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        self._queue.put(signum)
+
+    def _worker(self) -> None:
+        while (signum := self._queue.get()) is not None:
+            if signum in (signal.SIGINT, signal.SIGTERM):
+                self._terminations += 1
+            with contextlib.suppress(Exception):  # docker logs it and goes on
+                self.kill(signal.Signals(signum).name.removeprefix("SIG"))
+            if self._terminations >= FORCE_EXIT_AFTER:
+                if self.on_force_exit is not None:
+                    self.on_force_exit()
+                os._exit(1)
+
+
+class ResizeMonitor:
+    """MonitorTtySize: resize the container's TTY now and on every SIGWINCH."""
+
+    def __init__(self, resize: Callable[[], None]):
+        self.resize = resize
+        self._saved = None
+
+    def __enter__(self) -> ResizeMonitor:
+        self._safe_resize()
+        if threading.current_thread() is threading.main_thread():
+            self._saved = signal.signal(signal.SIGWINCH, lambda *_: threading.Thread(
+                target=self._safe_resize, daemon=True).start())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._saved is not None:
+            signal.signal(signal.SIGWINCH, self._saved)
+
+    def _safe_resize(self) -> None:
+        with contextlib.suppress(Exception):  # docker prints nothing either
+            self.resize()

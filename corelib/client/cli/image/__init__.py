@@ -1,0 +1,1 @@
+"""Image commands, one module each (docker/cli's cli/command/image)."""

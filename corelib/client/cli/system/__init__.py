@@ -1,0 +1,1 @@
+"""System commands: version, info, events (docker/cli's cli/command/system)."""
