@@ -160,3 +160,38 @@ def layer_tar(*entries) -> bytes:  # noqa: ANN002
         for info, data in entries:
             tar.addfile(info, io.BytesIO(data) if data else None)
     return buf.getvalue()
+
+
+class CtrEvents:
+    """`ctr events` running beside a test, its lines collected by a thread as they come."""
+
+    def __init__(self, ctd):  # noqa: ANN001 - WhaleContainerd or RealContainerd
+        import threading
+
+        self.proc = subprocess.Popen([ctd.ctr_binary, "--address", ctd.address, "events"], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def topics(self, namespace: str) -> list[str]:
+        """Topics in arrival order (a line: DATE TIME +0000 UTC NAMESPACE TOPIC JSON)."""
+        return [line.split()[5] for line in list(self.lines) if len(line.split()) > 5 and line.split()[4] == namespace]
+
+    def matching(self, *parts: str) -> list[str]:
+        return [line for line in list(self.lines) if all(p in line for p in parts)]
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        self._reader.join(timeout=5)
+
+    def __enter__(self) -> CtrEvents:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
