@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml scripts/install-host-deps
 	scripts/install-host-deps
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,lab]'
 	touch $(STAMP)
 
 test: setup
