@@ -1,0 +1,85 @@
+"""Task events forwarded to containerd over ttrpc (`Events.Forward` on $TTRPC_ADDRESS), in order,
+each retried up to 5 times with a growing pause, as the real shim's RemoteEventsPublisher does."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+from corelib.api.containerd.services.ttrpc.events.v1 import events_pb2
+from corelib.shim import log
+from corelib.ttrpc.blocking import BlockingClient
+from corelib.ttrpc.protocol import TtrpcError
+
+EVENTS_SERVICE = "containerd.services.events.ttrpc.v1.Events"
+NAMESPACE_KEY = "containerd-namespace-ttrpc"
+MAX_REQUEUE = 5
+GO_ZERO_TIME = -62135596800  # time.Time{} as a protobuf Timestamp: what Go encodes for "not yet"
+
+
+def set_timestamp(field: object, t: float | None) -> None:
+    """Fill a google.protobuf.Timestamp field; None is Go's zero time, always encoded as the real shim does."""
+    if t is None:
+        field.seconds, field.nanos = GO_ZERO_TIME, 0  # type: ignore[attr-defined]
+    else:
+        ns = int(t * 1e9)
+        field.seconds, field.nanos = ns // 1_000_000_000, ns % 1_000_000_000  # type: ignore[attr-defined]
+
+
+class Publisher:
+    def __init__(self, address: str, namespace: str, retry_pause: float = 1.0):
+        self.address = address
+        self.namespace = namespace
+        self.retry_pause = retry_pause
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._client: BlockingClient | None = None
+        self._thread = threading.Thread(target=self._run, name="publisher", daemon=True)
+        self._thread.start()
+
+    def publish(self, topic: str, event: object) -> None:
+        envelope = events_pb2.Envelope(namespace=self.namespace, topic=topic)
+        set_timestamp(envelope.timestamp, time.time())
+        envelope.event.type_url = event.DESCRIPTOR.full_name  # type: ignore[attr-defined]
+        envelope.event.value = event.SerializeToString()  # type: ignore[attr-defined]
+        self._queue.put(envelope)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Send what is queued (for up to `timeout` seconds), then stop."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while (envelope := self._queue.get()) is not None:
+            self._forward(envelope)
+        if self._client:
+            self._client.close()
+
+    def _forward(self, envelope: events_pb2.Envelope) -> None:
+        if not self.address:
+            log.debug(f"no TTRPC_ADDRESS: dropping event {envelope.topic}")
+            return
+        request = events_pb2.ForwardRequest(envelope=envelope)
+        for attempt in range(1, MAX_REQUEUE + 2):
+            try:
+                self._call(request)
+                return
+            except (OSError, TtrpcError) as e:
+                log.error(f"forward event {envelope.topic}: {e}")
+                self._disconnect()
+                if attempt <= MAX_REQUEUE:
+                    time.sleep(self.retry_pause * attempt)
+        log.error(f"evicting {envelope.topic} from queue because of retry count")
+
+    def _call(self, request: events_pb2.ForwardRequest) -> None:
+        from google.protobuf import empty_pb2
+
+        if self._client is None:
+            self._client = BlockingClient.connect(self.address)
+        self._client.call(EVENTS_SERVICE, "Forward", request, empty_pb2.Empty, timeout=5.0,
+                          metadata={NAMESPACE_KEY: self.namespace})
+
+    def _disconnect(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

@@ -1,0 +1,87 @@
+"""Every child of the shim is reaped here, with its real exit status (containerd's sys/reaper).
+
+The shim is a child subreaper: container processes whose runc parent exited become its children.
+One thread waits for any child; an exit goes to whoever spawned that pid and waits for it (a
+runc command), or else to the subscriber (the task service, which matches container pids).
+Spawning and matching share one lock, so an exit can never arrive before its waiter is known.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+# Python ignores SIGPIPE (and SIGXFSZ); children must start with the default dispositions, as
+# they would under a Go shim, or `yes | head -1` in a container would see EPIPE instead of dying.
+DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM)
+
+
+def exit_status(wait_status: int) -> int:
+    """128+N for a death by signal N, the exit code otherwise (as containerd reports them)."""
+    code = os.waitstatus_to_exitcode(wait_status)
+    return 128 - code if code < 0 else code
+
+
+class _Exit:
+    __slots__ = ("done", "status")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.status = -1
+
+
+class Reaper:
+    def __init__(self, on_exit=None):
+        self._lock = threading.Lock()
+        self._spawned = threading.Condition(self._lock)
+        self._generation = 0
+        self._waiting: dict[int, _Exit] = {}
+        self.on_exit = on_exit  # called as on_exit(pid, status) for exits nobody spawned-and-waits-for
+
+    def start(self) -> None:
+        threading.Thread(target=self._reap, name="reaper", daemon=True).start()
+
+    def spawn(self, argv: list[str], fds: tuple[int, int, int], env: dict[str, str] | None = None) -> int:
+        """Start argv[0] (searched on PATH) with `fds` as its stdin, stdout and stderr."""
+        actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
+        with self._lock:
+            pid = os.posix_spawnp(argv[0], argv, os.environ if env is None else env, file_actions=actions,
+                                  setsigdef=DEFAULT_SIGNALS, setsigmask=())
+            self._waiting[pid] = _Exit()
+            self._generation += 1
+            self._spawned.notify()
+        return pid
+
+    def wait(self, pid: int) -> int:
+        """The exit status of a child started with spawn()."""
+        waiter = self._waiting[pid]
+        waiter.done.wait()
+        with self._lock:
+            self._waiting.pop(pid, None)
+        return waiter.status
+
+    def _reap(self) -> None:
+        while True:
+            with self._lock:
+                generation = self._generation
+            try:
+                pid, status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                with self._lock:
+                    while self._generation == generation:
+                        self._spawned.wait()
+                continue
+            except InterruptedError:
+                continue
+            self._dispatch(pid, exit_status(status))
+
+    def _dispatch(self, pid: int, status: int) -> None:
+        with self._lock:
+            waiter = self._waiting.get(pid)
+            if waiter is not None:
+                waiter.status = status
+                waiter.done.set()
+                return
+        if self.on_exit is not None:
+            self.on_exit(pid, status)

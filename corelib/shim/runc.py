@@ -1,0 +1,162 @@
+"""The runc command line, as go-runc drives it for the real shim.
+
+Global flags `--root ROOT/NS --log BUNDLE/log.json --log-format json`; a failed command's reason
+is the last error line of that JSON log (getLastRuntimeError), else its exit status and output.
+Every command is spawned and reaped through the shim's Reaper.
+"""
+
+from __future__ import annotations
+
+import os
+
+from corelib.errdefs import WhaleError
+from corelib.shim.reaper import Reaper
+
+RUNC_ROOT = "/run/containerd/runc"
+# The runtime when the options name none: whale-runc, or $WHALE_SHIM_RUNTIME (inherited from containerd).
+DEFAULT_RUNTIME = "whale-runc"
+RUNTIME_ENV = "WHALE_SHIM_RUNTIME"
+READ_SIZE = 1 << 16
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+class ExitError(WhaleError):
+    """A runc command exited non-zero: "exit status N: <its output>" (go-runc's wording)."""
+
+    def __init__(self, status: int, output: bytes = b""):
+        text = output.decode(errors="replace").strip()
+        super().__init__(f"exit status {status}: {text}" if text else f"exit status {status}")
+        self.status = status
+
+
+class Runc:
+    def __init__(self, reaper: Reaper, command: str, root: str, log: str, systemd_cgroup: bool = False):
+        self.reaper = reaper
+        self.command = command or os.environ.get(RUNTIME_ENV) or DEFAULT_RUNTIME
+        self.root = root
+        self.log = log
+        self.systemd_cgroup = systemd_cgroup
+
+    def _argv(self, *args: str) -> list[str]:
+        argv = [self.command, "--root", self.root, "--log", self.log, "--log-format", "json"]
+        if self.systemd_cgroup:
+            argv.append("--systemd-cgroup")
+        return argv + list(args)
+
+    def create(self, id: str, bundle: str, pid_file: str, stdio: Sequence[int], console_socket: str = "",
+               no_pivot: bool = False, no_new_keyring: bool = False) -> None:
+        args = ["create", "--bundle", bundle, "--pid-file", pid_file]
+        if console_socket:
+            args += ["--console-socket", console_socket]
+        if no_pivot:
+            args.append("--no-pivot")
+        if no_new_keyring:
+            args.append("--no-new-keyring")
+        self._detached(self._argv(*args, id), stdio)
+
+    def exec(self, id: str, process_file: str, pid_file: str, stdio: Sequence[int], console_socket: str = "") -> None:
+        args = ["exec", "--process", process_file, "--detach", "--pid-file", pid_file]
+        if console_socket:
+            args += ["--console-socket", console_socket]
+        self._detached(self._argv(*args, id), stdio)
+
+    def start(self, id: str) -> None:
+        self._run("start", id)
+
+    def kill(self, id: str, signal: int, all: bool = False) -> None:
+        self._run("kill", *(["--all"] if all else []), id, str(signal))
+
+    def delete(self, id: str, force: bool = False) -> None:
+        self._run("delete", *(["--force"] if force else []), id)
+
+    def pause(self, id: str) -> None:
+        self._run("pause", id)
+
+    def resume(self, id: str) -> None:
+        self._run("resume", id)
+
+    def update(self, id: str, resources_json: bytes) -> None:
+        self._run("update", "--resources", "-", id, stdin=resources_json)
+
+    def ps(self, id: str) -> list[int]:
+        import json
+
+        output = self._run("ps", "--format", "json", id, combined=False)
+        return [int(pid) for pid in json.loads(output or b"null") or []]
+
+    def _detached(self, argv: list[str], stdio: Sequence[int]) -> None:
+        """A command whose stdio becomes the container process's: nothing to read, only the status."""
+        status = self.reaper.wait(self.reaper.spawn(argv, (stdio[0], stdio[1], stdio[2])))
+        if status != 0:
+            raise ExitError(status)
+
+    def _run(self, *args: str, stdin: bytes | None = None, combined: bool = True) -> bytes:
+        """Run to completion; its stdout (and stderr, if combined) back, or ExitError."""
+        out_r, out_w = os.pipe()
+        in_r, in_w = os.pipe() if stdin is not None else (os.open(os.devnull, os.O_RDONLY), -1)
+        try:
+            pid = self.reaper.spawn(self._argv(*args), (in_r, out_w, out_w if combined else 2))
+        finally:
+            os.close(out_w)
+            os.close(in_r)
+        try:
+            if in_w >= 0:
+                _write_all(in_w, stdin or b"")
+                os.close(in_w)
+                in_w = -1
+            output = _read_all(out_r)
+        finally:
+            os.close(out_r)
+            if in_w >= 0:
+                os.close(in_w)
+        status = self.reaper.wait(pid)
+        if status != 0:
+            raise ExitError(status, output)
+        return output
+
+    def last_error(self) -> str:
+        """The message of the last `"level":"error"` line of the runtime's JSON log, or ""."""
+        import json
+
+        message = ""
+        try:
+            with open(self.log, "rb") as f:
+                for line in f:
+                    try:
+                        entry = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(entry, dict) and entry.get("level") == "error":
+                        message = str(entry.get("msg", "")).strip()
+        except FileNotFoundError:
+            return ""
+        return message
+
+    def runtime_error(self, error: Exception, message: str) -> WhaleError:
+        """The real shim's runtimeError: "<message>: <last runtime error>" when the log has one."""
+        last = self.last_error()
+        return WhaleError(f"{message}: {last}" if last else f"{message}: {error}")
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, READ_SIZE):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BrokenPipeError:
+            return
+
+
+def read_pid_file(path: str) -> int:
+    with open(path) as f:
+        return int(f.read().strip())
