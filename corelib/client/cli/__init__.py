@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-from dataclasses import dataclass, field
 from typing import IO
 
 from corelib.client.cli.command import PROG, Cli, CommandSpec, StatusError, check_args, usage_error
@@ -43,18 +42,15 @@ MANAGEMENT = {
 }
 
 
-@dataclass
 class Invocation:
-    """A parsed command line: what to run, its options and arguments, and the global options."""
+    """A parsed command line: what to run, its options and arguments, and the global options;
+    `help_text` (for --help, or no command) is printed instead of running anything."""
 
-    path: str
-    spec: CommandSpec | None
-    options: Options | None = None
-    args: list[str] = field(default_factory=list)
-    host: str | None = None
-    config_dir: str | None = None
-    debug: bool = False
-    help_text: str | None = None  # --help (or no command): print this and exit 0
+    def __init__(self, path: str, spec: CommandSpec | None, options: Options | None = None,
+                 args: list[str] | None = None, host: str | None = None, config_dir: str | None = None,
+                 debug: bool = False, help_text: str | None = None):
+        self.path, self.spec, self.options, self.args = path, spec, options, args or []
+        self.host, self.config_dir, self.debug, self.help_text = host, config_dir, debug, help_text
 
     def run(self, cli: Cli) -> int | None:
         if self.help_text is not None:

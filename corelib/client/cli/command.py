@@ -4,8 +4,8 @@ their argument rules, and StatusError (docker/cli's cli.StatusError: a message a
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
 from corelib.client.cli.flags import FlagSet, Options
@@ -30,18 +30,15 @@ class StatusError(Exception):
         return self.status
 
 
-@dataclass
 class CommandSpec:
-    """One command, as a cobra.Command of docker/cli: its usage line, flags, argument rule and run."""
+    """One command, as a cobra.Command of docker/cli: its usage line, flags, argument rule
+    (("min", n) | ("exact", n) | ("none",) | ("range", lo, hi) | ("any",)) and run."""
 
-    name: str
-    use: str
-    short: str
-    run: Callable[[Cli, Options, list[str]], int | None]
-    flags: Callable[[FlagSet], None] | None = None
-    args: tuple = ("any",)  # ("min", n) | ("exact", n) | ("none",) | ("range", lo, hi) | ("any",)
-    interspersed: bool = True
-    aliases: tuple[str, ...] = ()
+    def __init__(self, name: str, use: str, short: str, run: Callable[[Cli, Options, list[str]], int | None],
+                 flags: Callable[[FlagSet], None] | None = None, args: tuple = ("any",), interspersed: bool = True,
+                 aliases: tuple[str, ...] = ()):
+        self.name, self.use, self.short, self.run, self.flags = name, use, short, run, flags
+        self.args, self.interspersed, self.aliases = args, interspersed, aliases
 
     def flagset(self) -> FlagSet:
         fs = FlagSet(interspersed=self.interspersed)
@@ -86,9 +83,9 @@ class Cli:
 
     def __init__(self, stdin: IO | None = None, stdout: IO | None = None, stderr: IO | None = None,
                  host: str | None = None, config_dir: str | None = None, client: APIClient | None = None):
-        self.in_ = InStream(stdin)
-        self.out = OutStream(stdout)
-        self.err = OutStream(stderr)
+        self.in_ = InStream(stdin if stdin is not None else sys.stdin)
+        self.out = OutStream(stdout if stdout is not None else sys.stdout)
+        self.err = OutStream(stderr if stderr is not None else sys.stderr)
         self.host = host or os.environ.get("WHALE_HOST") or None
         self.config_dir = config_dir
         self._client = client

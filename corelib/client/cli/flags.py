@@ -5,30 +5,27 @@ Errors carry pflag's wording; the caller turns them into docker's usage errors."
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 
 class FlagError(ValueError):
     """A flag pflag would refuse: unknown, missing its value, or a value its type cannot take."""
 
 
-@dataclass
 class Flag:
-    name: str
-    shorthand: str = ""
-    kind: str = "string"  # bool | string | int | list | value
-    default: object = None
-    help: str = ""
-    type_name: str = ""  # shown in --help: string, list, int, bytes, decimal...
-    convert: Callable[[str], object] | None = None  # for kind "value" (and validation of list items)
-    dest: str = ""
-    min_api: str = ""  # the flag needs this API version (docker's "version" annotation)
-    hidden: bool = False
+    """One flag. `kind` is bool | string | int | list | value (converted by `convert`, which also
+    validates list items); `min_api` is docker's "version" annotation; `type_name` shows in --help.
+    (Plain classes, not dataclasses, here and in the CLI's core: start-up time.)"""
 
-    def __post_init__(self) -> None:
-        self.dest = self.dest or self.name.replace("-", "_")
-        if not self.type_name:
-            self.type_name = {"bool": "", "list": "list", "int": "int"}.get(self.kind, "string")
+    __slots__ = ("name", "shorthand", "kind", "default", "help", "type_name", "convert", "dest", "min_api",
+                 "hidden")
+
+    def __init__(self, name: str, shorthand: str = "", kind: str = "string", default: object = None,
+                 help: str = "", type_name: str = "", convert: Callable[[str], object] | None = None,
+                 dest: str = "", min_api: str = "", hidden: bool = False):
+        self.name, self.shorthand, self.kind, self.default, self.help = name, shorthand, kind, default, help
+        self.convert, self.min_api, self.hidden = convert, min_api, hidden
+        self.dest = dest or name.replace("-", "_")
+        self.type_name = type_name or {"bool": "", "list": "list", "int": "int"}.get(kind, "string")
 
     @property
     def label(self) -> str:
@@ -51,10 +48,10 @@ class Options:
         return self._flags
 
 
-@dataclass
 class FlagSet:
-    interspersed: bool = True
-    flags: list[Flag] = field(default_factory=list)
+    def __init__(self, interspersed: bool = True):
+        self.interspersed = interspersed
+        self.flags: list[Flag] = []
 
     def add(self, flag: Flag) -> Flag:
         self.flags.append(flag)

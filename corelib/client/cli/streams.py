@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import codecs
 import os
-import sys
 from typing import IO
 
 
 class OutStream:
-    def __init__(self, stream: IO | None):
-        self.stream = stream if stream is not None else sys.stdout
+    def __init__(self, stream: IO):
+        self.stream = stream
         self._binary = getattr(self.stream, "buffer", None)
         if self._binary is None and _is_binary(self.stream):
             self._binary = self.stream
@@ -68,8 +67,8 @@ def discard() -> OutStream:
 
 
 class InStream:
-    def __init__(self, stream: IO | None):
-        self.stream = stream if stream is not None else sys.stdin
+    def __init__(self, stream: IO):
+        self.stream = stream
 
     def fileno(self) -> int | None:
         try:

@@ -190,6 +190,21 @@ def restart_policy(policy: str) -> dict:
     return {"Name": name, "MaximumRetryCount": retries}
 
 
+def normalize_capability(cap: str) -> str:
+    cap = cap.strip().upper()
+    return cap if cap in ("ALL", "RESET") or cap.startswith("CAP_") else "CAP_" + cap
+
+
+def effective_caps(add: list[str], drop: list[str]) -> tuple[list[str], list[str]]:
+    """opts.EffectiveCapAddCapDrop: normalised (CAP_ prefix), ALL trumps the rest, adding wins over
+    dropping, sorted, without duplicates."""
+    add_set = {normalize_capability(c) for c in add}
+    drop_set = {normalize_capability(c) for c in drop}
+    add_set = {"ALL"} if "ALL" in add_set else add_set
+    drop_set = {"ALL"} if "ALL" in drop_set else drop_set
+    return sorted(add_set - {"RESET"}), sorted(drop_set - add_set - {"RESET"})
+
+
 def kv_map(items: list[str]) -> dict[str, str]:
     result = {}
     for item in items:
@@ -217,6 +232,7 @@ def parse(opts: Options, image: str, args: list[str]) -> dict:
         security_opt = [o for o in security_opt if o != "systempaths=unconfined"]
         masked, readonly = [], []
     log_opts = kv_map(opts.log_opt)
+    cap_add, cap_drop = effective_caps(opts.cap_add, opts.cap_drop)
     config = {
         "Hostname": opts.hostname, "Domainname": opts.domainname, "User": opts.user,
         "AttachStdin": attach_stdin, "AttachStdout": attach_stdout, "AttachStderr": attach_stderr,
@@ -232,7 +248,7 @@ def parse(opts: Options, image: str, args: list[str]) -> dict:
         "Binds": binds, "ContainerIDFile": "", "LogConfig": {"Type": opts.log_driver, "Config": log_opts},
         "NetworkMode": opts.network or "default", "PortBindings": {}, "RestartPolicy": policy,
         "AutoRemove": opts.rm, "VolumeDriver": "", "VolumesFrom": None,
-        "CapAdd": opts.cap_add or None, "CapDrop": opts.cap_drop or None, "CgroupnsMode": opts.cgroupns,
+        "CapAdd": cap_add or None, "CapDrop": cap_drop or None, "CgroupnsMode": opts.cgroupns,
         "Dns": opts.dns, "DnsOptions": opts.dns_option, "DnsSearch": opts.dns_search,
         "ExtraHosts": opts.add_host or None, "GroupAdd": opts.group_add or None, "IpcMode": opts.ipc,
         "Cgroup": "", "Links": None, "OomScoreAdj": opts.oom_score_adj, "PidMode": opts.pid,
@@ -240,12 +256,12 @@ def parse(opts: Options, image: str, args: list[str]) -> dict:
         "SecurityOpt": security_opt or None, "UTSMode": opts.uts, "UsernsMode": opts.userns,
         "ShmSize": opts.shm_size, "ConsoleSize": [0, 0], "Isolation": "", "CpuShares": opts.cpu_shares,
         "Memory": opts.memory, "NanoCpus": opts.cpus, "CgroupParent": "", "BlkioWeight": 0,
-        "BlkioWeightDevice": [], "BlkioDeviceReadBps": None, "BlkioDeviceWriteBps": None,
-        "BlkioDeviceReadIOps": None, "BlkioDeviceWriteIOps": None, "CpuPeriod": 0, "CpuQuota": 0,
+        "BlkioWeightDevice": [], "BlkioDeviceReadBps": [], "BlkioDeviceWriteBps": [],
+        "BlkioDeviceReadIOps": [], "BlkioDeviceWriteIOps": [], "CpuPeriod": 0, "CpuQuota": 0,
         "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpusetCpus": opts.cpuset_cpus, "CpusetMems": "",
         "Devices": [], "DeviceCgroupRules": None, "DeviceRequests": None, "KernelMemory": 0,
         "KernelMemoryTCP": 0, "MemoryReservation": opts.memory_reservation, "MemorySwap": opts.memory_swap,
-        "MemorySwappiness": -1, "OomKillDisable": False, "PidsLimit": opts.pids_limit, "Ulimits": None,
+        "MemorySwappiness": -1, "OomKillDisable": False, "PidsLimit": opts.pids_limit, "Ulimits": [],
         "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0,
         "MaskedPaths": masked, "ReadonlyPaths": readonly,
     }

@@ -19,7 +19,12 @@ def flags(fs: FlagSet) -> None:
 
 
 def run_run(cli: Cli, opts: Options, args: list[str]) -> int:
-    container_config = prepare(cli, opts, args, "run")
+    from corelib.client.transport.dial import DaemonUnreachable
+
+    try:
+        container_config = prepare(cli, opts, args, "run")
+    except DaemonUnreachable as e:
+        raise to_status_error(e) from None
     return run_container(cli, opts, container_config)
 
 

@@ -8,8 +8,8 @@ from corelib.client.cli.flags import FlagSet, Options
 
 
 def flags(fs: FlagSet) -> None:
-    fs.int("time", "t", "Seconds to wait before killing the container")
-    fs.int("timeout", help="Seconds to wait before killing the container", dest="time", hidden=True)
+    fs.int("timeout", "t", "Seconds to wait before killing the container", dest="time")
+    fs.int("time", help="Seconds to wait before killing the container", hidden=True)
 
 
 def timeout_of(opts: Options) -> int | None:

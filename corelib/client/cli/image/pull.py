@@ -30,7 +30,10 @@ def run_pull(cli: Cli, opts: Options, args: list[str]) -> None:
     from corelib.client.cli.jsonmessage import display_stream
     from corelib.images.reference import parse_normalized_named, tag_name_only
 
+    from corelib.client.cli.container.create import check_lowercase
+
     try:
+        check_lowercase(args[0])
         ref = parse_normalized_named(args[0])
     except ValueError as e:
         raise StatusError(1, str(e)) from None

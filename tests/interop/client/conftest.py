@@ -1,0 +1,87 @@
+"""whale against a real dockerd (Debian's 20.10), beside the real docker CLI on the same daemon.
+
+One dockerd per test module (CI budget); busybox:latest is loaded into it from the busybox rootfs
+archive, so nothing needs the network."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from corelib.images.archive import write_docker_archive
+from tests.support.env import venv_bin
+from tests.support.real_dockerd import DOCKER_CLI_28, RealDockerd
+
+ID_RE = re.compile(r"\b[0-9a-f]{64}\b")
+
+
+class Result:
+    def __init__(self, proc: subprocess.CompletedProcess):
+        self.rc = proc.returncode
+        self.out = proc.stdout if isinstance(proc.stdout, str) else proc.stdout.decode()
+        self.err = proc.stderr if isinstance(proc.stderr, str) else proc.stderr.decode()
+
+    def as_docker(self) -> tuple[int, str, str]:
+        """The result with whale's name where docker says "docker", to compare the two."""
+        return self.rc, self.out.replace("whale", "docker"), self.err.replace("whale", "docker")
+
+    def __repr__(self) -> str:
+        return f"Result(rc={self.rc}, out={self.out!r}, err={self.err!r})"
+
+
+class Clients:
+    """Runs whale and the real docker CLI (28.x by default) against one daemon, each with its own
+    config directory."""
+
+    def __init__(self, dockerd: RealDockerd, tmp: Path):
+        self.dockerd = dockerd
+        self.whale_bin = venv_bin("whale")
+        self.whale_config = tmp / "whale-config"
+        self.docker_config = tmp / "docker-config"
+        self.whale_config.mkdir(exist_ok=True)
+        self.docker_config.mkdir(exist_ok=True)
+
+    def whale(self, *args: str, input: str | bytes | None = None, timeout: float = 60,
+              env: dict[str, str] | None = None) -> Result:
+        full_env = {**os.environ, "WHALE_CONFIG": str(self.whale_config), **(env or {})}
+        full_env.pop("WHALE_HOST", None)
+        proc = subprocess.run([self.whale_bin, "-H", self.dockerd.host, *args], capture_output=True,
+                              input=input, text=not isinstance(input, bytes), timeout=timeout, env=full_env)
+        return Result(proc)
+
+    def docker(self, *args: str, input: str | bytes | None = None, timeout: float = 60, cli: str = DOCKER_CLI_28
+               ) -> Result:
+        env = {**os.environ, "DOCKER_CONFIG": str(self.docker_config)}
+        proc = subprocess.run([cli, "-H", self.dockerd.host, *args], capture_output=True, input=input,
+                              text=not isinstance(input, bytes), timeout=timeout, env=env)
+        return Result(proc)
+
+    def both(self, *args: str, input: str | None = None) -> tuple[Result, Result]:
+        return self.whale(*args, input=input), self.docker(*args, input=input)
+
+
+@pytest.fixture(scope="module")
+def dockerd(busybox_rootfs: Path, tmp_path_factory: pytest.TempPathFactory):
+    archive = tmp_path_factory.mktemp("busybox-archive") / "busybox.tar"
+    write_docker_archive(archive, busybox_rootfs, ["busybox:latest"])
+    with RealDockerd() as daemon:
+        daemon.docker("load", "-i", str(archive))
+        daemon.busybox_archive = archive
+        yield daemon
+
+
+@pytest.fixture(scope="module")
+def clients(dockerd: RealDockerd, tmp_path_factory: pytest.TempPathFactory) -> Clients:
+    return Clients(dockerd, tmp_path_factory.mktemp("clients"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def env_file(clients: Clients, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("envfile") / "env"
+    path.write_text("# a comment\nBAR=bar\n\nUNSET_IN_WHALE_TESTS\n")
+    clients.env_file = path
+    return path
