@@ -191,6 +191,15 @@ class Response:
         if conn is not None:
             conn.close()
 
+    def shutdown(self) -> None:
+        """From another thread: end an endless body (`/events`) being read, as if the daemon had
+        closed the connection; the blocked read returns at once and the reader's loop ends."""
+        conn = self._conn
+        sock = conn.sock if conn is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
 
 class HijackedSocket:
     """The raw stream after `101 UPGRADED`: bytes the HTTP parser had already read come first."""
