@@ -1,0 +1,103 @@
+"""Control groups behind one interface, with cgroup v1 (`v1.py`) and v2 (`v2.py`) side by side, as
+runc's cgroups/fs and cgroups/fs2. A manager is built for a new container from its cgroupsPath, or
+re-made from the paths saved in its state; it creates, joins, limits, freezes, lists and removes."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from corelib.runc.errors import RuncError, strerror
+
+UNIFIED_ROOT = "/sys/fs/cgroup"
+IGNORABLE = (1, 13, 30)  # EPERM, EACCES, EROFS: what a rootless container may meet and go on
+
+
+def write_file(directory: str, name: str, value: str) -> None:
+    path = os.path.join(directory, name)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise RuncError(f"open {path}: {strerror(e.errno or 0)}") from None
+    try:
+        while True:
+            try:
+                os.write(fd, value.encode())
+                return
+            except InterruptedError:
+                continue
+            except OSError as e:
+                raise RuncError(f'failed to write "{value}": write {path}: {strerror(e.errno or 0)}') from e
+    finally:
+        os.close(fd)
+
+
+def read_file(directory: str, name: str) -> str:
+    with open(os.path.join(directory, name)) as f:
+        return f.read().strip()
+
+
+def read_pids(directory: str, recursive: bool = True) -> list[int]:
+    """The pids in a cgroup (and, recursively, in its descendants)."""
+    pids: list[int] = []
+    for dirpath, _, files in os.walk(directory) if recursive else [(directory, None, ["cgroup.procs"])]:
+        if "cgroup.procs" not in (files or ["cgroup.procs"]):
+            continue
+        try:
+            pids += [int(p) for p in read_file(dirpath, "cgroup.procs").split()]
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def remove_path(path: str, attempts: int = 50) -> None:
+    """rmdir a cgroup and its children, deepest first, retrying while exiting tasks still hold it."""
+    if not os.path.isdir(path):
+        return
+    for dirpath, _dirs, _ in sorted(os.walk(path), key=lambda w: -w[0].count("/")):
+        for attempt in range(attempts):
+            try:
+                os.rmdir(dirpath)
+                break
+            except FileNotFoundError:
+                break
+            except OSError as e:
+                if e.errno != 16 or attempt == attempts - 1:  # EBUSY: tasks are still leaving
+                    raise RuncError(f"unable to remove cgroup {dirpath}: {strerror(e.errno or 0)}") from None
+                time.sleep(0.01 * (attempt + 1))
+
+
+def own_cgroup_paths() -> dict[str, str]:
+    """/proc/self/cgroup as {controller: path}; the v2 entry's key is ""."""
+    paths = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            for c in controllers.split(","):
+                paths[c] = path
+    return paths
+
+
+def is_unified() -> bool:
+    """True when /sys/fs/cgroup itself is a cgroup2 mount (unified mode), as runc's IsCgroup2UnifiedMode."""
+    return os.path.exists(os.path.join(UNIFIED_ROOT, "cgroup.controllers"))
+
+
+def new_manager(cgroups_path: str, name: str, rootless: bool) -> object:
+    """The manager for a new container: `cgroupsPath` from the spec, else a cgroup named after the container
+    beside this process's own (runc's default)."""
+    inner = os.path.normpath(cgroups_path) if cgroups_path else name
+    if is_unified():
+        from corelib.runc.cgroups.v2 import Manager as V2
+        return V2.for_path(UNIFIED_ROOT, inner, rootless, explicit=bool(cgroups_path))
+    from corelib.runc.cgroups.v1 import Manager as V1
+    return V1.for_path(inner, rootless, explicit=bool(cgroups_path))
+
+
+def load_manager(saved: dict) -> object:
+    """A manager re-made from what `to_state()` saved."""
+    if saved.get("driver") == "v2":
+        from corelib.runc.cgroups.v2 import Manager as V2
+        return V2(saved["paths"][""], saved.get("rootless", False))
+    from corelib.runc.cgroups.v1 import Manager as V1
+    return V1(saved.get("paths", {}), saved.get("rootless", False))

@@ -1,0 +1,55 @@
+"""`start`: open exec.fifo for reading, which lets the blocked init execve the user's process."""
+
+from corelib.runc.errors import RuncError
+
+USAGE = "<container-id>"
+ARGS = (1, 1)
+
+
+def run(ctx, opts: dict, args: list[str]) -> int:
+    from corelib.runc.container import CREATED, RUNNING, STOPPED, Container
+
+    container = Container.load(ctx.root, args[0])
+    status = container.status()
+    if status == CREATED:
+        start(container)
+        return 0
+    if status == STOPPED:
+        raise RuncError("cannot start a container that has stopped")
+    if status == RUNNING:
+        raise RuncError("cannot start an already running container")
+    raise RuncError(f"cannot start a container in the {status} state")
+
+
+def start(container) -> None:
+    """Read the init's byte from exec.fifo (non-blocking, watching that the init is still alive),
+    remove the fifo, then run the poststart hooks (a failing one kills the container)."""
+    import os
+    import select
+
+    from corelib.runc.container import EXEC_FIFO, STOPPED
+
+    path = os.path.join(container.dir, EXEC_FIFO)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        data = b""
+        while not data:
+            select.select([fd], [], [], 0.1)
+            try:
+                data = os.read(fd, 16)
+            except BlockingIOError:
+                continue
+            if not data and container.run_type() == STOPPED:
+                raise RuncError("container process is already dead")
+    finally:
+        os.close(fd)
+    os.unlink(path)
+    hooks = (container.config.get("hooks") or {}).get("poststart")
+    if hooks:
+        from corelib.runc.hooks import run_hooks
+
+        try:
+            run_hooks(hooks, container.oci_state())
+        except RuncError:
+            container.signal(9)
+            raise

@@ -1,0 +1,45 @@
+"""Errors worded as runc words them: what goes to the log and stderr is `str(error)`."""
+
+from __future__ import annotations
+
+import os
+
+
+class RuncError(Exception):
+    """A failure to report as-is; `code` is the process exit status."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+class UsageError(RuncError):
+    """Wrong flags or arguments: runc prints `Incorrect Usage` and the command's help."""
+
+
+NOT_EXIST = "container does not exist"
+NOT_RUNNING = "container not running"
+NOT_PAUSED = "container not paused"
+ALREADY_EXISTS = "container with given ID already exists"
+
+
+def strerror(errno: int) -> str:
+    """Go's wording of an errno: the C text, lower-cased at the start ("no such file or directory")."""
+    text = os.strerror(errno)
+    return text[:1].lower() + text[1:]
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as Go would print it: `op path: reason` for OS errors."""
+    if isinstance(exc, OSError) and exc.errno:
+        reason = strerror(exc.errno)
+        if exc.filename is not None:
+            op = getattr(exc, "op", None)
+            return f"{op + ' ' if op else ''}{os.fsdecode(exc.filename)}: {reason}"
+        return exc.strerror if exc.strerror and ":" in exc.strerror else reason
+    return str(exc)
+
+
+def path_error(op: str, path: str, exc: OSError) -> RuncError:
+    """Go's os.PathError text: `open /x: permission denied`."""
+    return RuncError(f"{op} {path}: {strerror(exc.errno or 0)}")
