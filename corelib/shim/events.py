@@ -10,7 +10,7 @@ import time
 from corelib.api.containerd.services.ttrpc.events.v1 import events_pb2
 from corelib.shim import log
 from corelib.ttrpc.blocking import BlockingClient
-from corelib.ttrpc.protocol import TtrpcError
+from corelib.ttrpc.protocol import ConnectionClosed, TtrpcError
 
 EVENTS_SERVICE = "containerd.services.events.ttrpc.v1.Events"
 NAMESPACE_KEY = "containerd-namespace-ttrpc"
@@ -72,10 +72,18 @@ class Publisher:
         log.error(f"evicting {envelope.topic} from queue because of retry count")
 
     def _call(self, request: events_pb2.ForwardRequest) -> None:
+        if self._client is not None:
+            try:
+                return self._send(request)
+            except ConnectionClosed:  # containerd restarted since the last event: dial again at once
+                self._disconnect()
+        self._client = BlockingClient.connect(self.address)
+        self._send(request)
+
+    def _send(self, request: events_pb2.ForwardRequest) -> None:
         from google.protobuf import empty_pb2
 
-        if self._client is None:
-            self._client = BlockingClient.connect(self.address)
+        assert self._client is not None
         self._client.call(EVENTS_SERVICE, "Forward", request, empty_pb2.Empty, timeout=5.0,
                           metadata={NAMESPACE_KEY: self.namespace})
 

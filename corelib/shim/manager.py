@@ -170,7 +170,7 @@ def adjust_oom_score(pid: int) -> None:
 def delete(namespace: str, id: str, bundle: str) -> bytes:
     """What is left of a task whose shim is gone: the runc container, the rootfs mount."""
     from corelib.shim.reaper import Reaper
-    from corelib.shim.runc import RUNC_ROOT, ExitError, Runc, read_pid_file
+    from corelib.shim.runc import RUNC_ROOT, Runc, RuntimeFailure, read_pid_file
 
     bundle = bundle or os.path.join(os.path.dirname(os.getcwd()), id)
     binary, root = read_runtime(bundle)
@@ -179,7 +179,7 @@ def delete(namespace: str, id: str, bundle: str) -> bytes:
     runtime = Runc(reaper, binary, os.path.join(root or RUNC_ROOT, namespace), os.path.join(bundle, "log.json"))
     try:
         runtime.delete(id, force=True)
-    except (ExitError, OSError) as e:
+    except (RuntimeFailure, OSError) as e:
         log.warn(f"failed to remove runc container: {e}")
     try:
         mount.unmount_all(os.path.join(bundle, "rootfs"))

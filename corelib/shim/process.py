@@ -14,7 +14,7 @@ import time
 
 from corelib import errdefs
 from corelib.shim import mount
-from corelib.shim.runc import ExitError, Runc, read_pid_file
+from corelib.shim.runc import Runc, RuntimeFailure, read_pid_file
 from corelib.shim.stdio import ProcessIO
 
 SIGKILL = 9
@@ -51,7 +51,7 @@ def refuse(refusals: dict[str, dict[str, str]], operation: str, state: str) -> N
         raise errdefs.WhaleError(message)
 
 
-def kill_error(error: ExitError) -> errdefs.WhaleError:
+def kill_error(error: RuntimeFailure) -> errdefs.WhaleError:
     """containerd's checkKillError: a process that is gone is NotFound, whatever runc said."""
     text = str(error)
     if "container not running" in text or "no such process" in text.lower():
@@ -124,7 +124,7 @@ class Init(Process):
             try:
                 self.runtime.create(self.id, self.bundle, self.pid_file, stdio, console.path,
                                     self.no_pivot, self.no_new_keyring)
-            except ExitError as e:
+            except RuntimeFailure as e:
                 self.io.close()
                 raise self.runtime.runtime_error(e, "OCI runtime create failed") from None
             self.io.handed_over()
@@ -144,12 +144,12 @@ class Init(Process):
     def _runtime(self, command: str, message: str, *args: object) -> None:
         try:
             getattr(self.runtime, command)(self.id, *args)
-        except ExitError as e:
+        except RuntimeFailure as e:
             raise self.runtime.runtime_error(e, message) from None
 
     def _exit(self, status: int) -> None:
         if self.state == "paused":  # a frozen cgroup would keep its other processes stuck
-            with contextlib.suppress(ExitError):
+            with contextlib.suppress(RuntimeFailure):
                 self.runtime.resume(self.id)
         super()._exit(status)
 
@@ -158,7 +158,7 @@ class Init(Process):
             self.refuse("kill")
             try:
                 self.runtime.kill(self.id, signal, all)
-            except ExitError as e:
+            except RuntimeFailure as e:
                 raise kill_error(e) from None
 
     def kill_all(self) -> None:
@@ -192,7 +192,7 @@ class Init(Process):
             error: Exception | None = None
             try:
                 self.runtime.delete(self.id)
-            except ExitError as e:
+            except RuntimeFailure as e:
                 if "does not exist" not in str(e):
                     error = self.runtime.runtime_error(e, "failed to delete task")
             self.io.close()
@@ -230,7 +230,7 @@ class Exec(Process):
                 try:
                     _write_file(process_file, self.spec_json)
                     self.parent.runtime.exec(self.parent.id, process_file, self.pid_file, stdio, console.path)
-                except ExitError as e:
+                except RuntimeFailure as e:
                     self.io.close()
                     self._exited.set()
                     raise self.parent.runtime.runtime_error(e, "OCI runtime exec failed") from None

@@ -23,13 +23,24 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 
-class ExitError(WhaleError):
+class RuntimeFailure(WhaleError):
+    """A runtime command that failed: it could not start, or it exited non-zero."""
+
+
+class ExitError(RuntimeFailure):
     """A runc command exited non-zero: "exit status N: <its output>" (go-runc's wording)."""
 
     def __init__(self, status: int, output: bytes = b""):
         text = output.decode(errors="replace").strip()
         super().__init__(f"exit status {status}: {text}" if text else f"exit status {status}")
         self.status = status
+
+
+def spawn_error(command: str, error: OSError) -> RuntimeFailure:
+    """What Go's exec says when the runtime binary cannot be started."""
+    if isinstance(error, FileNotFoundError) and "/" not in command:
+        return RuntimeFailure(f'exec: "{command}": executable file not found in $PATH')
+    return RuntimeFailure(f"fork/exec {command}: {os.strerror(error.errno or 0).lower()}")
 
 
 class Runc:
@@ -89,7 +100,7 @@ class Runc:
 
     def _detached(self, argv: list[str], stdio: Sequence[int]) -> None:
         """A command whose stdio becomes the container process's: nothing to read, only the status."""
-        status = self.reaper.wait(self.reaper.spawn(argv, (stdio[0], stdio[1], stdio[2])))
+        status = self.reaper.wait(self._spawn(argv, (stdio[0], stdio[1], stdio[2])))
         if status != 0:
             raise ExitError(status)
 
@@ -98,11 +109,11 @@ class Runc:
         out_r, out_w = os.pipe()
         in_r, in_w = os.pipe() if stdin is not None else (os.open(os.devnull, os.O_RDONLY), -1)
         try:
-            pid = self.reaper.spawn(self._argv(*args), (in_r, out_w, out_w if combined else 2))
-        finally:
-            os.close(out_w)
-            os.close(in_r)
-        try:
+            try:
+                pid = self._spawn(self._argv(*args), (in_r, out_w, out_w if combined else 2))
+            finally:
+                os.close(out_w)
+                os.close(in_r)
             if in_w >= 0:
                 _write_all(in_w, stdin or b"")
                 os.close(in_w)
@@ -116,6 +127,12 @@ class Runc:
         if status != 0:
             raise ExitError(status, output)
         return output
+
+    def _spawn(self, argv: list[str], fds: tuple[int, int, int]) -> int:
+        try:
+            return self.reaper.spawn(argv, fds)
+        except OSError as e:
+            raise spawn_error(argv[0], e) from None
 
     def last_error(self) -> str:
         """The message of the last `"level":"error"` line of the runtime's JSON log, or ""."""

@@ -17,7 +17,7 @@ from corelib.shim import log, mount
 from corelib.shim.events import Publisher, set_timestamp
 from corelib.shim.process import Exec, Init, Process
 from corelib.shim.reaper import Reaper
-from corelib.shim.runc import RUNC_ROOT, ExitError, Runc
+from corelib.shim.runc import RUNC_ROOT, Runc
 from corelib.shim.stdio import ProcessIO
 
 OPTIONS_TYPE = "containerd.runc.v1.Options"
@@ -335,5 +335,3 @@ def watch_oom(pid: int, notify: Callable[[], None]) -> object | None:
         log.warn(f"add cg to OOM monitor: {e}")
         return None
 
-
-__all__ = ["ExitError", "TaskService"]

@@ -185,6 +185,14 @@ def kill_cgroup_processes(name: str) -> None:
                     cleanup.kill_and_wait(pids)
 
 
+def process_gone(pid: int) -> bool:
+    """Exited (a zombie waiting for its parent counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def wait_until(predicate, timeout: float = 30.0, interval: float = 0.02):
     deadline = time.monotonic() + timeout
     while True:

@@ -15,7 +15,7 @@ from corelib.api.cgroups.v1 import metrics_pb2
 from corelib.api.containerd.events import task_pb2 as events
 from corelib.api.containerd.runtime.v2.task import shim_pb2
 from corelib.api.containerd.types.task import task_pb2
-from tests.integration.shim.conftest import wait_until
+from tests.integration.shim.conftest import process_gone, wait_until
 
 GO_ZERO_TIME = -62135596800
 
@@ -98,15 +98,8 @@ def test_lifecycle_states_exit_status_and_events(shim):
 
     server = shim.server_pid()
     shim.call("Shutdown", shim_pb2.ShutdownRequest(id=shim.id))
-    wait_until(lambda: not os.path.exists(f"/proc/{server}") or _is_zombie(server))
+    wait_until(lambda: process_gone(server))
     assert not os.path.exists(shim.address.removeprefix("unix://"))
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
 
 
 def test_output_reaches_the_fifos_and_readers_see_eof(shim):
@@ -223,7 +216,7 @@ def test_delete_action_cleans_up_after_a_dead_shim(shim):
     response = shim_pb2.DeleteResponse.FromString(result.stdout)
     assert (response.pid, response.exit_status) == (pid, 137) and response.exited_at.seconds > 0
     assert not os.path.ismount(shim.bundle / "rootfs")
-    wait_until(lambda: not os.path.exists(f"/proc/{pid}") or _is_zombie(pid))
+    wait_until(lambda: process_gone(pid))
     # and again, with nothing left to clean up
     again = shim.delete_action()
     assert again.returncode == 0 and shim_pb2.DeleteResponse.FromString(again.stdout).exit_status == 137

@@ -1,0 +1,101 @@
+"""Our shim under the real containerd 1.6, driven by the real ctr: run --rm, -d, task ls/exec/kill/
+ps/pause/resume/metrics, stdin, and a containerd restart while a container runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.integration.shim.conftest import process_gone, wait_until
+from tests.interop.shim.conftest import IMAGE, RUNTIME
+from tests.support import cleanup
+
+
+def run(ctd, *args: str, **kwargs):
+    return ctd.ctr("run", "--runtime", RUNTIME, *args, **kwargs)
+
+
+def tasks(ctd) -> dict[str, str]:
+    """{task id: status} from `ctr task ls`."""
+    lines = ctd.ctr("task", "ls").stdout.splitlines()[1:]
+    return {fields[0]: fields[2] for fields in (line.split() for line in lines)}
+
+
+def shim_pids(ctd, id: str) -> list[int]:
+    """Our shim server for task `id` of this containerd, if it still runs."""
+    found = []
+    for pid in cleanup.pids_with_marker(ctd.address):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"corelib.shim.main" in b" ".join(argv) and id.encode() in argv:
+            found.append(pid)
+    return found
+
+
+def bundle(ctd, id: str) -> Path:
+    return Path(ctd.state, "io.containerd.runtime.v2.task", ctd.namespace, id)
+
+
+def wait_for_status(ctd, id: str, status: str) -> None:
+    wait_until(lambda: tasks(ctd).get(id) == status)
+
+
+def test_run_rm_prints_output_and_returns_the_exit_status(containerd):
+    result = run(containerd, "--rm", IMAGE, "rm1", "sh", "-c", "echo hello; echo oops >&2; exit 3", check=False)
+    assert result.returncode == 3, result.stderr
+    assert result.stdout == "hello\n"
+    assert "oops" in result.stderr
+    assert tasks(containerd) == {}
+    assert shim_pids(containerd, "rm1") == []
+    assert cleanup.mounts_under(str(bundle(containerd, "rm1"))) == []
+
+
+def test_run_reads_stdin(containerd):
+    # ctr never closes a task's stdin (no CloseIO; the real shim behaves the same): read one line
+    result = run(containerd, "--rm", IMAGE, "stdin1", "sh", "-c", "read line; echo got $line", input=b"piped\n",
+                 check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"got piped\n"
+
+
+def test_detached_task_exec_ps_pause_resume_metrics_kill(containerd):
+    ctd = containerd
+    run(ctd, "-d", IMAGE, "d1", "sleep", "1000")
+    assert tasks(ctd) == {"d1": "RUNNING"}
+    exec_result = ctd.ctr("task", "exec", "--exec-id", "x1", "d1", "sh", "-c", "echo in-exec; exit 5", check=False)
+    assert (exec_result.returncode, exec_result.stdout) == (5, "in-exec\n")
+    init_pid = ctd.ctr("task", "ls").stdout.splitlines()[1].split()[1]
+    ps = ctd.ctr("task", "ps", "d1").stdout.split()
+    assert init_pid in ps
+
+    ctd.ctr("task", "pause", "d1")
+    assert tasks(ctd) == {"d1": "PAUSED"}
+    ctd.ctr("task", "resume", "d1")
+    assert tasks(ctd) == {"d1": "RUNNING"}
+    metrics = ctd.ctr("task", "metrics", "d1").stdout
+    assert "memory.usage_in_bytes" in metrics and "pids.current" in metrics
+
+    ctd.ctr("task", "kill", "-s", "SIGKILL", "d1")
+    wait_for_status(ctd, "d1", "STOPPED")
+    ctd.ctr("task", "rm", "d1")
+    ctd.ctr("containers", "rm", "d1")
+    assert tasks(ctd) == {}
+    assert shim_pids(ctd, "d1") == []
+
+
+def test_containerd_restart_leaves_the_task_running_and_managed(containerd):
+    ctd = containerd
+    run(ctd, "-d", IMAGE, "r1", "sleep", "1000")
+    (shim,) = shim_pids(ctd, "r1")
+    ctd.restart()
+    assert tasks(ctd) == {"r1": "RUNNING"}
+    assert shim_pids(ctd, "r1") == [shim], "containerd reconnected to the same shim"
+    exec_result = ctd.ctr("task", "exec", "--exec-id", "after", "r1", "echo", "still-managed", check=False)
+    assert (exec_result.returncode, exec_result.stdout) == (0, "still-managed\n")
+    ctd.ctr("task", "kill", "-s", "SIGKILL", "r1")
+    wait_for_status(ctd, "r1", "STOPPED")
+    ctd.ctr("task", "rm", "r1")
+    ctd.ctr("containers", "rm", "r1")
+    assert tasks(ctd) == {}
+    wait_until(lambda: process_gone(shim))
