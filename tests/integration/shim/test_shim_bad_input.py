@@ -3,6 +3,7 @@ runtime that fails. Each gets the real shim's code and words; the shim neither c
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 
@@ -14,14 +15,15 @@ from corelib.ttrpc import Code, TtrpcError
 from corelib.ttrpc.protocol import MESSAGE_LENGTH_MAX, encode_frame
 from tests.integration.shim.conftest import TASK, process_gone, wait_until
 
-FAILING_RUNTIME = """#!/bin/sh
-while [ $# -gt 0 ]; do [ "$1" = --log ] && log="$2"; shift; done
-echo '{"level":"warning","msg":"about to fail","time":"2023-01-01T00:00:00Z"}' >> "$log"
-echo '{"level":"error","msg":"an earlier problem","time":"2023-01-01T00:00:00Z"}' >> "$log"
-msg='runc run failed: unable to start container process: exec: \\"nope\\": executable file not found in $PATH'
-echo "{\"level\":\"error\",\"msg\":\"$msg\",\"time\":\"2023-01-01T00:00:00Z\"}" >> "$log"
-exit 1
-"""
+RUNTIME_ERROR = 'runc run failed: unable to start container process: exec: "nope": executable file not found in $PATH'
+LOG_LINES = [{"level": "warning", "msg": "about to fail"}, {"level": "error", "msg": "an earlier problem"},
+             {"level": "error", "msg": RUNTIME_ERROR}]
+# a runtime that fails as runc does: error lines in its --log, exit status 1
+FAILING_RUNTIME = "\n".join([
+    "#!/bin/sh",
+    'while [ $# -gt 0 ]; do [ "$1" = --log ] && log="$2"; shift; done',
+    """cat >> "$log" <<'EOF'""", *(json.dumps({**line, "time": "2023-01-01T00:00:00Z"}) for line in LOG_LINES), "EOF",
+    "exit 1", ""])
 
 
 def error_of(shim, method: str, request) -> tuple[int, str]:
@@ -157,8 +159,7 @@ def test_a_failing_runtime_is_reported_in_its_own_words_and_leaves_nothing(shim)
     finally:
         os.close(keep_reader)
     assert code == Code.UNKNOWN
-    assert message == ('OCI runtime create failed: runc run failed: unable to start container process: '
-                       'exec: "nope": executable file not found in $PATH')
+    assert message == f"OCI runtime create failed: {RUNTIME_ERROR}"
     assert not os.path.ismount(shim.bundle / "rootfs")
     assert open_fds(pid) == fds, "the fifo ends and the runtime's pipes are all closed"
     assert error_of(shim, "State", shim_pb2.StateRequest(id=shim.id))[0] == Code.NOT_FOUND
