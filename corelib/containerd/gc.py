@@ -24,6 +24,7 @@ log = logging.getLogger("whale-containerd.gc")
 GC_ROOT = "containerd.io/gc.root"
 REF_CONTENT = "containerd.io/gc.ref.content"
 REF_SNAPSHOT = "containerd.io/gc.ref.snapshot."
+MAX_MANIFEST = 4 << 20  # containerd's limit for a manifest or index it will read
 _INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
                 "application/vnd.docker.distribution.manifest.list.v2+json")
 _MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json",
@@ -90,10 +91,12 @@ class GarbageCollector:
     def _children(self, digest: str) -> list[str]:
         """What an index or manifest blob points at (labels may be missing on imported content)."""
         try:
-            info = self.content.store.info(digest)
-            if info.size > 4 << 20:
+            if self.content.store.info(digest).size > MAX_MANIFEST:
                 return []
-            doc = json.loads(self.content.store.read_all(digest))
+            with open(self.content.store.blob_path(digest), "rb") as f:
+                if f.read(1) != b"{":
+                    return []  # a layer, not a manifest or index
+                doc = json.loads(b"{" + f.read())
         except (NotFound, ValueError, OSError):
             return []
         if not isinstance(doc, dict):

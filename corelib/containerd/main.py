@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import time
@@ -73,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
 async def _run(config: configuration.Config) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    if sys.version_info < (3, 12) and hasattr(os, "pidfd_open"):
+        # Shims are reaped through a pidfd on the loop rather than a thread each (3.12 does this itself).
+        watcher = asyncio.PidfdChildWatcher()
+        watcher.attach_loop(loop)
+        asyncio.set_child_watcher(watcher)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await serve(config, stop)

@@ -43,6 +43,7 @@ from corelib.ttrpc import Server as TTRPCServer
 log = logging.getLogger("whale-containerd")
 
 MAX_MESSAGE = 16 << 20
+GC_DELAY = 0.2
 
 
 class AddressInUse(RuntimeError):
@@ -56,6 +57,7 @@ class Containerd:
         self.state = Path(config.state)
         self.server: grpc.aio.Server | None = None
         self.ttrpc_server: TTRPCServer | None = None
+        self._gc_pending: asyncio.TimerHandle | None = None
         self.exchange = Exchange()
 
     def open_stores(self) -> None:
@@ -92,14 +94,22 @@ class Containerd:
             TasksService(self.containers, self.tasks),
         ]
 
-    def collect_garbage(self) -> None:
+    def collect_garbage(self, sync: bool = False) -> None:
+        """Collect now (`sync`), or soon: deletions come in bursts, and a client's call must not wait."""
+        if sync:
+            self.gc.collect()
+        elif self._gc_pending is None:
+            self._gc_pending = asyncio.get_running_loop().call_later(GC_DELAY, self._scheduled_gc)
+
+    def _scheduled_gc(self) -> None:
+        self._gc_pending = None
         self.gc.collect()
 
     async def start(self) -> None:
         self.open_stores()
         await self.start_ttrpc()
         await self.tasks.load_existing()
-        self.collect_garbage()
+        self.collect_garbage(sync=True)
         self.server = grpc.aio.server(options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE),
             ("grpc.max_send_message_length", MAX_MESSAGE),
@@ -128,6 +138,8 @@ class Containerd:
     async def stop(self) -> None:
         if self.server is not None:
             await self.server.stop(grace=1)
+        if self._gc_pending is not None:
+            self._gc_pending.cancel()
         await self.tasks.detach_all()
         if self.ttrpc_server is not None:
             await self.ttrpc_server.shutdown(grace=1)

@@ -18,7 +18,7 @@ class ImagesService(images_pb2_grpc.ImagesServicer):
     descriptor = api.DESCRIPTOR.services_by_name["Images"]
     add_to_server = staticmethod(images_pb2_grpc.add_ImagesServicer_to_server)
 
-    def __init__(self, store: ImageStore, exchange: Exchange, collect_garbage: Callable[[], None]):
+    def __init__(self, store: ImageStore, exchange: Exchange, collect_garbage: Callable[[bool], None]):
         self.store = store
         self.exchange = exchange
         self.collect_garbage = collect_garbage
@@ -45,6 +45,5 @@ class ImagesService(images_pb2_grpc.ImagesServicer):
         ns = namespace_required(context)
         self.store.delete(ns, request.name)
         self.exchange.publish(ns, "/images/delete", events.ImageDelete(name=request.name))
-        if request.sync:
-            self.collect_garbage()
+        self.collect_garbage(request.sync)
         return Empty()

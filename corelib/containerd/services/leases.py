@@ -16,7 +16,7 @@ class LeasesService(leases_pb2_grpc.LeasesServicer):
     descriptor = api.DESCRIPTOR.services_by_name["Leases"]
     add_to_server = staticmethod(leases_pb2_grpc.add_LeasesServicer_to_server)
 
-    def __init__(self, store: LeaseStore, collect_garbage: Callable[[], None]):
+    def __init__(self, store: LeaseStore, collect_garbage: Callable[[bool], None]):
         self.store = store
         self.collect_garbage = collect_garbage
 
@@ -26,7 +26,7 @@ class LeasesService(leases_pb2_grpc.LeasesServicer):
 
     async def Delete(self, request, context):  # noqa: N802
         self.store.delete(namespace_required(context), request.id)
-        self.collect_garbage()
+        self.collect_garbage(request.sync)
         return Empty()
 
     async def List(self, request, context):  # noqa: N802

@@ -13,6 +13,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from corelib.containerd.snapshots import ACTIVE, COMMITTED, VIEW, Info, Mount
@@ -40,6 +41,7 @@ class OverlaySnapshotter:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        self._remover = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-remover")
         self.cleanup()
 
     def fs_path(self, sid: int) -> Path:
@@ -156,7 +158,12 @@ class OverlaySnapshotter:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
-        shutil.rmtree(doomed, ignore_errors=True)
+        self.discard(doomed)
+
+    def discard(self, path: Path) -> None:
+        """Remove a directory already out of sight (renamed away), in the background: nobody waits
+        for it, and `cleanup` finishes it after a crash."""
+        self._remover.submit(shutil.rmtree, path, True)
 
     def keys(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT key FROM snapshots ORDER BY id")]
@@ -180,4 +187,5 @@ class OverlaySnapshotter:
                 shutil.rmtree(entry, ignore_errors=True)
 
     def close(self) -> None:
+        self._remover.shutdown(wait=True)
         self.db.close()

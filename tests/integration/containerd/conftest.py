@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.containerd.harness import WhaleContainerd
+from tests.integration.containerd.harness import WhaleContainerd, real_containerd
 from tests.support.real_containerd import RealContainerd
 
 
@@ -16,5 +16,5 @@ def whale() -> Iterator[WhaleContainerd]:
 
 @pytest.fixture(scope="module")
 def real() -> Iterator[RealContainerd]:
-    with RealContainerd() as ctd:
+    with real_containerd() as ctd:
         yield ctd

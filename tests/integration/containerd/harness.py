@@ -4,7 +4,9 @@ root, state and socket; `.ctr(...)` runs the real ctr against it; `.stub(...)` a
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,6 +18,20 @@ import grpc
 
 from tests.support import cleanup
 from tests.support.env import require_binary, require_root, venv_bin
+from tests.support.real_containerd import RealContainerd
+
+
+def unique_namespace(seed: str) -> str:
+    """A namespace name no other test uses, valid as containerd identifiers must be (no `_`)."""
+    return f"wbtest{os.getpid()}x{re.sub('[^a-z0-9]', '0', seed[-6:].lower())}"
+
+
+def real_containerd() -> RealContainerd:
+    """The real containerd, in a namespace valid whatever its temporary directory is called."""
+    return RealContainerd(namespace=unique_namespace(f"{next(_instances):06d}"))
+
+
+_instances = itertools.count()
 
 
 class WhaleContainerd:
@@ -30,7 +46,7 @@ class WhaleContainerd:
         self.root = self.dir / "root"
         self.state = self.dir / "state"
         self.address = str(self.dir / "c.sock")
-        self.namespace = namespace or f"wbtest{os.getpid()}x{self.dir.name[-6:].lower()}"
+        self.namespace = namespace or unique_namespace(self.dir.name)
         self.extra_path = extra_path or []
         self.log_path = self.dir / "containerd.log"
         self.proc: subprocess.Popen[bytes] | None = None

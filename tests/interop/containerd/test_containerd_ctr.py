@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import signal
 
-from tests.integration.containerd.harness import CtrEvents, wait_for
+from tests.integration.containerd.harness import CtrEvents, real_containerd, wait_for
 from tests.interop.containerd.conftest import IMAGE
 from tests.support import cleanup
-from tests.support.real_containerd import RealContainerd
 
 
 def task_status(ctd, task_id: str) -> str | None:  # noqa: ANN001
@@ -31,7 +30,7 @@ def bundles(ctd) -> list[str]:  # noqa: ANN001
 
 
 def test_import_gives_the_same_images_content_and_snapshots_as_the_real_containerd(whale, busybox_tar):
-    with RealContainerd() as real:
+    with real_containerd() as real:
         real.ctr("images", "import", str(busybox_tar))
         for args in (("images", "ls"), ("snapshots", "ls")):
             assert whale.ctr(*args).stdout == real.ctr(*args).stdout

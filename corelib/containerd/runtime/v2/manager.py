@@ -66,6 +66,7 @@ class TaskManager:
         self.containers = containers
         self.debug = debug
         self.tasks: dict[tuple[str, str], Shim] = {}
+        self.cleanups: dict[tuple[str, str], asyncio.Task[None]] = {}  # shims being cleaned up after a delete
         for d in (self.root, self.state):
             d.mkdir(parents=True, exist_ok=True, mode=0o711)
 
@@ -87,6 +88,8 @@ class TaskManager:
     async def create(self, ns: str, task_id: str, opts: CreateOpts) -> Shim:
         if (ns, task_id) in self.tasks:
             raise AlreadyExists(f"task {task_id}: already exists")
+        if (ns, task_id) in self.cleanups:
+            await asyncio.shield(self.cleanups[(ns, task_id)])  # the previous shim's bundle must be gone
         try:
             runtime_path = resolve_runtime_path(opts.runtime)
         except WhaleError as e:
@@ -136,13 +139,31 @@ class TaskManager:
             shim_error = e
         if shim_error is None:
             self.tasks.pop((ns, task_id), None)
+            self._finish_cleanup(shim)
+            return Exit(response.pid, response.exit_status, response.exited_at)
         await self._teardown(shim)
         self.tasks.pop((ns, task_id), None)
         if isinstance(shim_error, NotFound):
             raise NotFound(f"failed to delete task: {shim_error}")
-        if shim_error is not None:
-            raise WhaleError(f"failed to delete task: {shim_error}")
-        return Exit(response.pid, response.exit_status, response.exited_at)
+        raise WhaleError(f"failed to delete task: {shim_error}")
+
+    def _finish_cleanup(self, shim: Shim) -> None:
+        """The task is deleted: shutting its shim down, the shim's `delete` and the bundle's removal
+        need not hold up the caller (a new task of the same id waits for them)."""
+        key = (shim.namespace, shim.id)
+
+        async def finish() -> None:
+            try:
+                await shim.shutdown()
+                await shim.close()
+                await shim.closed.wait()
+                with contextlib.suppress(OSError):
+                    shim.bundle.delete()
+            finally:
+                if self.cleanups.get(key) is task:
+                    del self.cleanups[key]
+        task = asyncio.get_running_loop().create_task(finish())
+        self.cleanups[key] = task
 
     async def _teardown(self, shim: Shim) -> None:
         await shim.shutdown()
@@ -245,5 +266,7 @@ class TaskManager:
                 shutil.rmtree(d, ignore_errors=True)
 
     async def detach_all(self) -> None:
-        """Daemon shutdown: drop every shim connection, leaving shims and containers running."""
+        """Daemon shutdown: finish the cleanups under way, then drop every shim connection, leaving
+        shims and containers running."""
+        await asyncio.gather(*self.cleanups.values(), return_exceptions=True)
         await asyncio.gather(*(shim.detach() for shim in self.tasks.values()), return_exceptions=True)
