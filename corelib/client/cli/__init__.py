@@ -140,6 +140,7 @@ def execute(invocation: Invocation, cli: Cli) -> int:
     """Run a parsed command; every failure becomes docker's message on cli.err and an exit status."""
     from corelib.client.errors import APIError
     from corelib.client.transport.dial import DaemonUnreachable
+    from corelib.errdefs import WhaleError
 
     try:
         status = invocation.run(cli)
@@ -147,7 +148,7 @@ def execute(invocation: Invocation, cli: Cli) -> int:
         if e.status:
             cli.err.println(e.status)
         return e.status_code
-    except (APIError, DaemonUnreachable, ValueError, LookupError, OSError) as e:
+    except (APIError, DaemonUnreachable, WhaleError, ValueError, LookupError, OSError) as e:
         cli.err.println(str(e))
         return 1
     except KeyboardInterrupt:

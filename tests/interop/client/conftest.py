@@ -17,6 +17,14 @@ from tests.support.env import venv_bin
 from tests.support.real_dockerd import DOCKER_CLI_28, RealDockerd
 
 ID_RE = re.compile(r"\b[0-9a-f]{64}\b")
+DURATION_RE = re.compile(r"Less than a second|About an? (?:minute|hour)"
+                         r"|\d+ (?:second|minute|hour|day|week|month|year)s?")
+
+
+def timeless(table: str) -> str:
+    """A table with its durations ("2 seconds ago", "Up 1 second") blanked and runs of spaces shortened,
+    so that two listings a moment apart compare equal."""
+    return re.sub(r" {2,}", "  ", DURATION_RE.sub("<T>", table))
 
 
 class Result:

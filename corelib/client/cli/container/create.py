@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from corelib.client.cli import refs
 from corelib.client.cli.command import Cli, CommandSpec, StatusError, with_help
 from corelib.client.cli.container import opts as copts
 from corelib.client.cli.flags import FlagSet, Options
@@ -78,31 +79,12 @@ def pull_image(cli: Cli, image: str, opts: Options) -> None:
     pull_reference(cli, image, out, opts.platform)
 
 
-def named_reference(image: str) -> object | None:
-    """reference.ParseAnyReference + TagNameOnly: the image's normalised name, None for an ID."""
-    from corelib.images.reference import parse_any_reference, tag_name_only
-
-    check_lowercase(image)
-    ref = parse_any_reference(image)
-    return tag_name_only(ref) if not isinstance(ref, str) else None
-
-
-def check_lowercase(image: str) -> None:
-    """distribution/reference's ParseNormalizedNamed, in the wording of docker 28's client: it names
-    the repository that is not lower case."""
-    from corelib.images.reference import split_docker_domain
-
-    remote = split_docker_domain(image)[1].split(":", 1)[0]
-    if remote.lower() != remote:
-        raise ValueError(f"invalid reference format: repository name ({remote}) must be lowercase")
-
-
 def create_container(cli: Cli, container_config: dict, opts: Options) -> str:
     """ContainerCreate; when the image is missing, say so, pull it and create again."""
     image = container_config["Image"]
     # The full reference parser is needed only for names that are not plainly valid ("busybox",
     # "busybox:1.36"): those are validated up front, as docker does, the rest when a pull is due.
-    named = None if _PLAIN_NAME.match(image) else named_reference(image)
+    named = None if _PLAIN_NAME.match(image) else refs.named_reference(image)
     if opts.pull == PULL_ALWAYS:
         pull_image(cli, container_config["Image"], opts)
     if container_config.get("Tty"):
@@ -112,7 +94,7 @@ def create_container(cli: Cli, container_config: dict, opts: Options) -> str:
         response = cli.client.create_container(container_config, opts.name, opts.platform or None)
     except APIError as e:
         if e.is_not_found and _PLAIN_NAME.match(image):
-            named = named_reference(image)
+            named = refs.named_reference(image)
         if not (e.is_not_found and named is not None and opts.pull == PULL_MISSING):
             raise
         if not opts.quiet:

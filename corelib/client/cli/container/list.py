@@ -8,6 +8,7 @@ from corelib.client.cli.command import Cli, CommandSpec
 from corelib.client.cli.flags import FlagSet, Options
 from corelib.client.cli.formatter import render
 from corelib.client.cli.formatter.units import go_time_string, human_duration, human_size_with_precision
+from corelib.errdefs import WhaleError
 
 DEFAULT_TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 HEADERS = {"ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND",
@@ -52,7 +53,7 @@ class ContainerContext:
 
             try:
                 ref = parse_normalized_named(image)
-            except ValueError:
+            except (ValueError, WhaleError):
                 return image
             return ref.familiar_name + (f":{ref.tag}" if ref.tag else "")
         return image
@@ -101,8 +102,11 @@ class ContainerContext:
     def Networks(self) -> str:  # noqa: N802
         return ",".join(((self.c.get("NetworkSettings") or {}).get("Networks") or {}).keys())
 
+    def Platform(self) -> None:  # noqa: N802 - the image manifest's platform (API 1.46+): none here
+        return None
+
     def to_json(self) -> dict:
-        return {name: getattr(self, name)() for name in sorted(HEADERS)}
+        return {name: getattr(self, name)() for name in sorted([*HEADERS, "Platform"])}
 
 
 def displayable_ports(ports: list[dict]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from corelib.client.cli.command import Cli, CommandSpec, StatusError
 from corelib.client.cli.flags import FlagSet, Options
 from corelib.client.cli.image.load import file_chunks, stdin_chunks
+from corelib.errdefs import WhaleError
 
 
 def flags(fs: FlagSet) -> None:
@@ -15,14 +16,14 @@ def flags(fs: FlagSet) -> None:
 
 def run_import(cli: Cli, opts: Options, args: list[str]) -> None:
     from corelib.client.cli.jsonmessage import display_stream
-    from corelib.images.reference import parse_normalized_named
+    from corelib.client.cli.refs import parse_named
 
     source = args[0]
     repository = args[1] if len(args) > 1 else ""
     if repository:
         try:
-            parse_normalized_named(repository)
-        except ValueError as e:
+            parse_named(repository)
+        except (ValueError, WhaleError) as e:
             raise StatusError(1, str(e)) from None
     f = None
     if source == "-":

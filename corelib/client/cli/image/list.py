@@ -9,6 +9,7 @@ from corelib.client.cli.container.list import parse_filters
 from corelib.client.cli.flags import FlagSet, Options
 from corelib.client.cli.formatter import render
 from corelib.client.cli.formatter.units import go_time_string, human_duration, human_size_with_precision
+from corelib.errdefs import WhaleError
 
 DEFAULT_TABLE = ("table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t"
                  "{{if .CreatedSince }}{{.CreatedSince}}{{else}}N/A{{end}}\t{{.Size}}")
@@ -82,14 +83,14 @@ def image_rows(image: dict, trunc: bool, digests: bool) -> list[ImageContext]:
     for ref_string in tags:
         try:
             ref = parse_normalized_named(ref_string)
-        except ValueError:
+        except (ValueError, WhaleError):
             continue
         if ref.tag:
             by_repo_tags.setdefault(ref.familiar_name, []).append(ref.tag)
     for ref_string in repo_digests:
         try:
             ref = parse_normalized_named(ref_string)
-        except ValueError:
+        except (ValueError, WhaleError):
             continue
         if ref.digest:
             by_repo_digests.setdefault(ref.familiar_name, []).append(ref.digest)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from corelib.client.cli.command import Cli, CommandSpec, StatusError
 from corelib.client.cli.flags import FlagSet, Options
 from corelib.client.cli.streams import OutStream, discard
+from corelib.errdefs import WhaleError
 
 
 def pull_reference(cli: Cli, image: str, out: OutStream, platform: str | None = None) -> None:
     """ImageCreate as docker's client makes it: the familiar name, the tag (or digest), auth."""
     from corelib.client.cli.jsonmessage import display_stream
-    from corelib.images.reference import parse_normalized_named, tag_name_only
+    from corelib.client.cli.refs import parse_named, tag_name_only
 
-    ref = parse_normalized_named(image)
+    ref = parse_named(image)
     tag = ref.digest or tag_name_only(ref).tag
     auth = cli.config_file.encoded_auth(ref.domain)
     resp = cli.client.pull(ref.familiar_name, tag, auth, platform or None)
@@ -28,14 +29,11 @@ def flags(fs: FlagSet) -> None:
 
 def run_pull(cli: Cli, opts: Options, args: list[str]) -> None:
     from corelib.client.cli.jsonmessage import display_stream
-    from corelib.images.reference import parse_normalized_named, tag_name_only
-
-    from corelib.client.cli.container.create import check_lowercase
+    from corelib.client.cli.refs import parse_named, tag_name_only
 
     try:
-        check_lowercase(args[0])
-        ref = parse_normalized_named(args[0])
-    except ValueError as e:
+        ref = parse_named(args[0])
+    except (ValueError, WhaleError) as e:
         raise StatusError(1, str(e)) from None
     if opts.all_tags and not ref.is_name_only():
         raise StatusError(1, "tag can't be used with --all-tags/-a")

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from corelib.client.cli.command import Cli, CommandSpec, StatusError
 from corelib.client.cli.flags import Options
+from corelib.errdefs import WhaleError
 
 
 def run_tag(cli: Cli, opts: Options, args: list[str]) -> None:
-    from corelib.images.reference import parse_any_reference, parse_normalized_named, tag_name_only
+    from corelib.client.cli.refs import parse_any_reference, parse_named, tag_name_only
 
     source, target = args
     try:
         parse_any_reference(source)
-    except ValueError as e:
+    except (ValueError, WhaleError) as e:
         raise StatusError(1, f'Error parsing reference: "{source}" is not a valid repository/tag: {e}') from None
     try:
-        ref = parse_normalized_named(target)
-    except ValueError as e:
+        ref = parse_named(target)
+    except (ValueError, WhaleError) as e:
         raise StatusError(1, f'Error parsing reference: "{target}" is not a valid repository/tag: {e}') from None
     if ref.digest:
         raise StatusError(1, "refusing to create a tag with a digest reference")

@@ -54,7 +54,7 @@ def pretty_version(client: dict, server: dict | None) -> str:
     if server is not None:
         name = (server.get("Platform") or {}).get("Name", "")
         lines += ["", "Server:" + (f" {name}" if name else "")]
-        for component in server_components(server):
+        for component in server["Components"]:
             details = component.get("Details") or {}
             lines.append(f" {component['Name']}:")
             if component["Name"] == "Engine":
@@ -63,7 +63,7 @@ def pretty_version(client: dict, server: dict | None) -> str:
                           f"(minimum version {details.get('MinAPIVersion', '')})",
                           f"  Go version:\t{details.get('GoVersion', '')}",
                           f"  Git commit:\t{details.get('GitCommit', '')}",
-                          f"  Built:\t{reformat_date(details.get('BuildTime', ''))}",
+                          f"  Built:\t{details.get('BuildTime', '')}",
                           f"  OS/Arch:\t{details.get('Os', '')}/{details.get('Arch', '')}",
                           f"  Experimental:\t{details.get('Experimental', '')}"]
             else:
@@ -75,12 +75,19 @@ def pretty_version(client: dict, server: dict | None) -> str:
 
 
 def server_components(server: dict) -> list[dict]:
+    """The server's components, the Engine's build time as docker shows it (and the Engine made up
+    from the top-level fields when a daemon lists no components)."""
     components = list(server.get("Components") or [])
+    for component in components:
+        details = component.get("Details") or {}
+        if component.get("Name") == "Engine" and "BuildTime" in details:
+            details["BuildTime"] = reformat_date(details["BuildTime"])
     if not any(c.get("Name") == "Engine" for c in components):
         components.append({"Name": "Engine", "Version": server.get("Version", ""), "Details": {
             "ApiVersion": server.get("ApiVersion", ""), "MinAPIVersion": server.get("MinAPIVersion", ""),
             "GitCommit": server.get("GitCommit", ""), "GoVersion": server.get("GoVersion", ""),
-            "Os": server.get("Os", ""), "Arch": server.get("Arch", ""), "BuildTime": server.get("BuildTime", ""),
+            "Os": server.get("Os", ""), "Arch": server.get("Arch", ""),
+            "BuildTime": reformat_date(server.get("BuildTime", "")),
             "Experimental": str(bool(server.get("Experimental"))).lower()}})
     return components
 
@@ -104,6 +111,8 @@ def run_version(cli: Cli, opts: Options, args: list[str]) -> None:
         server = cli.client.version()
     except Exception as e:  # noqa: BLE001 - the client part is printed all the same
         error = e
+    else:
+        server["Components"] = server_components(server)
     if template is None:
         cli.out.write(pretty_version(client, server))
     else:
