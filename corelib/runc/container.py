@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import time
 
 from corelib.runc.errors import NOT_EXIST, NOT_RUNNING, RuncError
@@ -166,7 +165,7 @@ class Container:
             self.cgroups.destroy()
         except RuncError as e:
             errors.append(str(e))
-        shutil.rmtree(self.dir, ignore_errors=True)
+        remove_all(self.dir)
         hooks = (self.config.get("hooks") or {}).get("poststop")
         if hooks:
             from corelib.runc.hooks import run_hooks
@@ -200,6 +199,25 @@ def wait_cgroup_empty(cgroups, timeout: float = 10.0) -> None:
     while cgroups.pids() and time.monotonic() < deadline:
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
+
+
+def remove_all(path: str) -> None:
+    """rm -rf for a state directory (a few files), without shutil and the compression modules it imports."""
+    try:
+        entries = list(os.scandir(path))
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        os.unlink(path)
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            remove_all(entry.path)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+    with contextlib.suppress(FileNotFoundError):
+        os.rmdir(path)
 
 
 def list_ids(root: str) -> list[str]:

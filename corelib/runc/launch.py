@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import time
 
 from corelib.runc import cgroups
 from corelib.runc import spec as specconv
 from corelib.runc.cgroups.devices import rules_from_spec
-from corelib.runc.container import EXEC_FIFO, Container, rfc3339_nano, validate_id
+from corelib.runc.container import EXEC_FIFO, Container, remove_all, rfc3339_nano, validate_id
 from corelib.runc.errors import ALREADY_EXISTS, RuncError, describe
 from corelib.runc.process import (
     ChildGone,
@@ -95,7 +94,7 @@ def create_container(ctx, container_id: str, opts: CreateOptions) -> tuple[Conta
 
             write_pid_file(opts.pid_file, container.pid)
     except BaseException:
-        shutil.rmtree(state_dir, ignore_errors=True)
+        remove_all(state_dir)
         with contextlib.suppress(RuncError):
             manager.destroy()
         janitor.done()

@@ -331,11 +331,9 @@ class Janitor:
                 return
         for line in data.split():
             kill_quietly(int(line))
-        import shutil
-
-        from corelib.runc.container import wait_cgroup_empty
+        from corelib.runc.container import remove_all, wait_cgroup_empty
 
         wait_cgroup_empty(cgroups)
         with contextlib.suppress(RuncError):
             cgroups.destroy()
-        shutil.rmtree(state_dir, ignore_errors=True)
+        remove_all(state_dir)

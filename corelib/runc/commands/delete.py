@@ -12,9 +12,8 @@ FLAGS = (Flag("force, f", bool, False, "Forcibly deletes the container if it is 
 
 def run(ctx, opts: dict, args: list[str]) -> int:
     import os
-    import shutil
 
-    from corelib.runc.container import CREATED, STOPPED, Container, validate_id
+    from corelib.runc.container import CREATED, STOPPED, Container, remove_all, validate_id
     from corelib.runc.errors import NOT_EXIST
 
     container_id = args[0]
@@ -24,7 +23,7 @@ def run(ctx, opts: dict, args: list[str]) -> int:
         if str(e) == NOT_EXIST:
             # an aborted create may have left the directory without its state.json
             validate_id(container_id)
-            shutil.rmtree(os.path.join(ctx.root, container_id), ignore_errors=True)
+            remove_all(os.path.join(ctx.root, container_id))
             if opts["force"]:
                 return 0
         raise
