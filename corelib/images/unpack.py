@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
+from corelib import errdefs
 from corelib.errdefs import InvalidArgument
 
 WHITEOUT_PREFIX = ".wh."
@@ -57,7 +58,7 @@ class _DigestingReader:
             self._inflate = zlib.decompressobj(wbits=47)
             self._pending = self._inflate.decompress(head)
         elif head == b"\x28\xb5\x2f\xfd":
-            raise NotImplementedError("zstd compressed layers are not supported: not implemented")
+            raise errdefs.NotImplemented("zstd compressed layers are not supported: not implemented")
         else:
             self._inflate = None
             self._pending = head
@@ -152,8 +153,8 @@ class _Applier:
         elif member.issym():
             os.symlink(member.linkname, path)
         elif member.islnk():
-            target = self.link_target(member)
-            os.link(target, path, follow_symlinks=False)
+            os.link(self.link_target(member), path, follow_symlinks=False)
+            return  # the same inode as its target: its attributes are the target's
         elif member.ischr() or member.isblk():
             mode = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
             os.mknod(path, mode | 0o600, os.makedev(member.devmajor, member.devminor))
