@@ -1,0 +1,128 @@
+"""A missing image pulled from a local registry (Debian's docker-registry on 127.0.0.1, the image
+pushed with skopeo), by `whale run` and `whale pull`, beside the real docker CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from corelib.images.archive import write_docker_archive
+from tests.interop.client.conftest import Clients
+from tests.support import cleanup
+from tests.support.env import require_binary
+from tests.support.real_dockerd import RealDockerd
+
+REGISTRY_CONFIG = """\
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: {root}
+http:
+  addr: 127.0.0.1:{port}
+"""
+
+
+class LocalRegistry:
+    """docker-registry on a free port of 127.0.0.1 with its own storage directory."""
+
+    def __init__(self) -> None:
+        self.binary = require_binary("docker-registry")
+        self.skopeo = require_binary("skopeo")
+        self.dir = Path(tempfile.mkdtemp(prefix="wb-creg-", dir="/tmp"))
+        self.proc: subprocess.Popen | None = None
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.host = f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> LocalRegistry:
+        config = self.dir / "config.yml"
+        config.write_text(REGISTRY_CONFIG.format(root=self.dir / "data", port=self.port))
+        with open(self.dir / "registry.log", "ab") as log:
+            self.proc = subprocess.Popen([self.binary, "serve", str(config)], stdout=log, stderr=log,
+                                         start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError((self.dir / "registry.log").read_text())
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"http://{self.host}/v2/", timeout=2):
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("docker-registry did not come up")
+
+    def push(self, archive: Path, name: str) -> None:
+        subprocess.run([self.skopeo, "copy", "--quiet", "--insecure-policy", "--dest-tls-verify=false",
+                        f"docker-archive:{archive}", f"docker://{self.host}/{name}"],
+                       check=True, capture_output=True, timeout=120)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        cleanup.kill_and_wait(cleanup.pids_with_marker(str(self.dir)))
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def registry(busybox_rootfs, tmp_path_factory):
+    archive = tmp_path_factory.mktemp("pull-archive") / "busybox.tar"
+    write_docker_archive(archive, busybox_rootfs, ["busybox:latest"])
+    reg = LocalRegistry()
+    try:
+        reg.start()
+        for name in ("busybox:latest", "busybox:one", "busybox:two", "other/busybox:latest"):
+            reg.push(archive, name)
+        yield reg
+    finally:
+        reg.stop()
+
+
+@pytest.fixture(scope="module")
+def pull_clients(registry, tmp_path_factory):
+    with RealDockerd(extra_args=["--insecure-registry", registry.host]) as daemon:
+        yield Clients(daemon, tmp_path_factory.mktemp("pull-clients"))
+
+
+def test_run_pulls_a_missing_image(pull_clients, registry):
+    docker = pull_clients.docker("run", "--rm", "--network", "none", f"{registry.host}/busybox:two", "echo", "pulled")
+    assert pull_clients.docker("rmi", f"{registry.host}/busybox:two").rc == 0  # so whale pulls the layer too
+    image = f"{registry.host}/busybox:one"
+    whale = pull_clients.whale("run", "--rm", "--network", "none", image, "echo", "pulled")
+    assert (whale.rc, whale.out) == (0, "pulled\n"), whale
+    lines = whale.err.splitlines()
+    assert lines[0] == f"Unable to find image '{image}' locally"
+    assert lines[1] == "one: Pulling from busybox"
+    assert lines[-2].startswith("Digest: sha256:")
+    assert lines[-1] == f"Status: Downloaded newer image for {image}"
+    assert docker.err.replace(":two", ":one").replace("two:", "one:") == whale.err
+
+
+def test_pull_output_as_docker(pull_clients, registry):
+    whale = pull_clients.whale("pull", f"{registry.host}/other/busybox")
+    assert whale.rc == 0, whale
+    assert whale.out.splitlines()[0] == "Using default tag: latest"
+    assert whale.out.splitlines()[-1] == f"{registry.host}/other/busybox:latest"
+    assert pull_clients.docker("rmi", f"{registry.host}/other/busybox").rc == 0
+    docker = pull_clients.docker("pull", f"{registry.host}/other/busybox")
+    assert whale.as_docker() == docker.as_docker()
+    quiet = pull_clients.whale("pull", "-q", f"{registry.host}/busybox:latest")
+    assert (quiet.rc, quiet.out) == (0, f"{registry.host}/busybox:latest\n")
+
+
+def test_pull_errors_as_docker(pull_clients, registry):
+    for args in (["pull", f"{registry.host}/busybox:nope"], ["run", "--rm", f"{registry.host}/nosuch:latest"],
+                 ["create", "--pull", "never", f"{registry.host}/busybox:nope"],
+                 ["run", "--pull", "sometimes", "busybox"]):
+        whale, docker = pull_clients.both(*args)
+        assert whale.as_docker() == docker.as_docker(), args
+        assert whale.rc != 0
