@@ -29,6 +29,11 @@ def bundles(ctd) -> list[str]:  # noqa: ANN001
     return sorted(os.listdir(path)) if path.exists() else []
 
 
+def no_bundles_left(ctd) -> None:  # noqa: ANN001
+    """Bundles go once the deleted task's shim is cleaned up, which finishes after Tasks.Delete answers."""
+    wait_for(lambda: bundles(ctd) == [], message="the bundles to be removed")
+
+
 def test_import_gives_the_same_images_content_and_snapshots_as_the_real_containerd(whale, busybox_tar):
     with real_containerd() as real:
         real.ctr("images", "import", str(busybox_tar))
@@ -46,7 +51,7 @@ def test_run_rm_prints_output_returns_the_exit_code_and_leaves_nothing(whale):
     assert whale.ctr("task", "ls", "-q").stdout == ""
     assert whale.ctr("containers", "ls", "-q").stdout == ""
     assert [line.split()[-1] for line in whale.ctr("snapshots", "ls").stdout.splitlines()[1:]] == ["Committed"]
-    assert bundles(whale) == []
+    no_bundles_left(whale)
     assert cleanup.mounts_under(str(whale.dir)) == []
 
 
@@ -75,7 +80,7 @@ def test_detached_task_lifecycle_with_live_events(whale):
         assert topics.index("/tasks/create") < topics.index("/tasks/start") < topics.index("/containers/delete")
         exits = events.matching("/tasks/exit", '"id":"life"')
         assert len(exits) == 1 and '"exit_status":137' in exits[0]
-    assert bundles(whale) == []
+    no_bundles_left(whale)
 
 
 def test_a_shim_killed_under_us_is_cleaned_up_and_its_exit_published(whale):
@@ -85,7 +90,7 @@ def test_a_shim_killed_under_us_is_cleaned_up_and_its_exit_published(whale):
         os.kill(shim_pid(whale, "doomed"), signal.SIGKILL)
         wait_for(lambda: task_status(whale, "doomed") is None, message="the dead shim's task to go")
         wait_for(lambda: not os.path.exists(f"/proc/{task_pid}") or _zombie(task_pid), message="the container to die")
-        wait_for(lambda: bundles(whale) == [], message="the bundle to be removed")
+        no_bundles_left(whale)
         wait_for(lambda: events.matching("/tasks/delete", "doomed"), message="the delete event")
         assert len(events.matching("/tasks/exit", '"id":"doomed"')) == 1
     whale.ctr("containers", "rm", "doomed")

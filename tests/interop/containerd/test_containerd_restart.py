@@ -9,7 +9,7 @@ import signal
 
 from tests.integration.containerd.harness import wait_for
 from tests.interop.containerd.conftest import IMAGE
-from tests.interop.containerd.test_containerd_ctr import bundles, shim_pid, task_status
+from tests.interop.containerd.test_containerd_ctr import bundles, no_bundles_left, shim_pid, task_status
 
 
 def task_pids(ctd) -> dict[str, int]:  # noqa: ANN001
@@ -34,7 +34,7 @@ def test_running_tasks_survive_sigterm_and_kill_9(whale):
         whale.ctr("task", "delete", name)
         whale.ctr("containers", "rm", name)
     assert whale.ctr("task", "ls", "-q").stdout == ""
-    assert bundles(whale) == []
+    no_bundles_left(whale)
 
 
 def test_a_shim_that_died_while_the_daemon_was_down_is_cleaned_up_at_start(whale):
