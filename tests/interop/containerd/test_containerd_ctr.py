@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 from tests.integration.containerd.harness import CtrEvents, real_containerd, wait_for
 from tests.interop.containerd.conftest import IMAGE
@@ -110,3 +111,26 @@ def _zombie(pid: int) -> bool:
         return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_failures_read_as_the_real_containerds_and_leave_nothing(whale, busybox_tar):
+    cases = [("run", "--rm", "--runtime", "io.containerd.nosuch.v2", IMAGE, "bad-runtime", "true"),
+             ("run", "--rm", IMAGE, "bad-command", "/nonexistent"),
+             ("run", "--rm", "docker.io/library/nosuch:latest", "bad-image", "true"),
+             ("task", "start", "no-such-container"),
+             ("task", "kill", "no-such-container")]
+    with real_containerd() as real:
+        real.ctr("images", "import", str(busybox_tar))
+        for args in cases:
+            ours, theirs = whale.ctr(*args, check=False), real.ctr(*args, check=False)
+            assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout), args
+            assert _neutral(ours.stderr, whale) == _neutral(theirs.stderr, real), args
+    assert whale.ctr("containers", "ls", "-q").stdout == ""
+    no_bundles_left(whale)
+    leftovers = [pid for pid in cleanup.pids_with_marker(whale.address) if pid != whale.proc.pid and not _zombie(pid)]
+    assert not leftovers, [Path(f"/proc/{p}/cmdline").read_bytes() for p in leftovers]
+    assert cleanup.mounts_under(str(whale.dir)) == []
+
+
+def _neutral(text: str, ctd) -> str:  # noqa: ANN001
+    return text.replace(ctd.address, "ADDR").replace(ctd.namespace, "NS")

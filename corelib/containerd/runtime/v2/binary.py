@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from corelib.api.containerd.runtime.v2.task import shim_pb2
 from corelib.containerd.runtime.v2.bundle import Bundle
-from corelib.errdefs import InvalidArgument, NotFound, WhaleError
+from corelib.errdefs import InvalidArgument, WhaleError
 
 log = logging.getLogger("whale-containerd.runtime")
 
@@ -51,7 +51,8 @@ def resolve_runtime_path(runtime: str) -> str:
         if candidate and _is_executable_file(candidate):
             _resolved[name] = os.path.abspath(candidate)
             return _resolved[name]
-    raise NotFound(f'runtime "{runtime}" binary not installed "{name}": file does not exist')
+    # containerd wraps os.ErrNotExist here, which its gRPC edge answers as Unknown
+    raise WhaleError(f'runtime "{runtime}" binary not installed "{name}": file does not exist')
 
 
 def _is_executable_file(path: str) -> bool:
