@@ -38,7 +38,7 @@ class WhaleContainerd:
     """`whale-containerd` in a private directory. Everything it made (shims, containers, mounts,
     cgroups of its namespace) goes on `stop()`; `kill()` stops the daemon alone, as a crash would."""
 
-    def __init__(self, namespace: str | None = None, extra_path: list[str] | None = None):
+    def __init__(self, namespace: str | None = None, extra_path: list[str] | None = None, use_config: bool = False):
         require_root()
         self.binary = venv_bin("whale-containerd")
         self.ctr_binary = require_binary("ctr")
@@ -51,14 +51,14 @@ class WhaleContainerd:
         self.log_path = self.dir / "containerd.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self._channel: grpc.Channel | None = None
+        self.use_config = use_config
 
     def start(self, timeout: float = 30.0) -> WhaleContainerd:
         env = dict(os.environ)
         env["PATH"] = os.pathsep.join([*self.extra_path, env.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")])
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [self.binary, "--root", str(self.root), "--state", str(self.state), "--address", self.address,
-                 "--log-level", "debug"], stdout=log, stderr=log, env=env, start_new_session=True)
+            self.proc = subprocess.Popen([self.binary, *self._arguments()], stdout=log, stderr=log, env=env,
+                                         start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -67,6 +67,15 @@ class WhaleContainerd:
                 return self
             time.sleep(0.05)
         raise RuntimeError(f"whale-containerd did not come up in {timeout}s:\n{self.log()}")
+
+    def _arguments(self) -> list[str]:
+        if not self.use_config:
+            return ["--root", str(self.root), "--state", str(self.state), "--address", self.address,
+                    "--log-level", "debug"]
+        config = self.dir / "config.toml"
+        config.write_text(f'version = 2\nroot = "{self.root}"\nstate = "{self.state}"\n'
+                          f'[grpc]\n  address = "{self.address}"\n[debug]\n  level = "debug"\n')
+        return ["--config", str(config)]
 
     def _answers(self) -> bool:
         return self.ctr("version", check=False, timeout=5).returncode == 0

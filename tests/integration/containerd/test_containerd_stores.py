@@ -256,3 +256,10 @@ def test_metadata_survives_kill_9():
             content_pb.InfoRequest(digest=digest_of(b"durable bytes")), metadata=md).info
         assert info.labels["containerd.io/gc.root"] == "x"
         assert cleanup.mounts_under(str(ctd.dir)) == []
+
+
+def test_a_config_file_alone_places_everything():
+    with WhaleContainerd(use_config=True) as ctd:
+        assert ctd.ctr("version").returncode == 0
+        assert (ctd.root / "io.containerd.metadata.v1.bolt/meta.db").exists()
+        assert os.path.exists(ctd.address + ".ttrpc")
