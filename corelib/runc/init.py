@@ -17,12 +17,14 @@ from corelib.runc.process import Channel, ProcessConfig
 
 
 def preload(cfg: ProcessConfig) -> object:
-    """Import (and dlopen) now what the init needs once it is inside the container's filesystem,
-    where the interpreter's own files are out of reach. Returns the libseccomp handle, if any."""
+    """Import (and dlopen) now what the init needs later: once it is in a user namespace or inside the
+    container's filesystem, the interpreter's own files are out of reach. Returns libseccomp, if needed."""
     import fcntl  # noqa: F401
     import select  # noqa: F401
+    import socket  # noqa: F401
     import struct  # noqa: F401
 
+    import corelib.runc.cgroups.v1  # noqa: F401
     import corelib.runc.hooks  # noqa: F401
 
     if cfg.process.get("terminal"):
@@ -30,6 +32,9 @@ def preload(cfg: ProcessConfig) -> object:
         import tty  # noqa: F401
 
         import corelib.runc.console  # noqa: F401
+    if any("tmpcopyup" in m.extensions for m in cfg.mounts):
+        import shutil  # noqa: F401
+        import tempfile  # noqa: F401
     profile = (cfg.spec.get("linux") or {}).get("seccomp")
     if profile and (profile.get("defaultAction") or profile.get("syscalls")):
         from corelib.runc import seccomp

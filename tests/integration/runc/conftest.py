@@ -140,6 +140,22 @@ def bundle(rootfs_copy: Path):
     return make
 
 
+@pytest.fixture
+def public_bundle(busybox_rootfs: Path, workdir: Path):
+    """Like `bundle`, in a directory every user can traverse (for user namespaces and rootless)."""
+    import shutil
+
+    workdir.chmod(0o755)
+    directory = workdir / "bundle"
+    shutil.copytree(busybox_rootfs, directory / "rootfs", symlinks=True)
+
+    def make(args: list[str] | None = None, **changes) -> Path:
+        write_config(directory, make_spec(args or ["sleep", "100"], **changes))
+        return directory
+
+    return make
+
+
 def cgroup_dirs(name: str) -> list[str]:
     """Every cgroup directory, in every hierarchy, whose name is `name`."""
     found = []
