@@ -242,7 +242,11 @@ def enter_rootfs(cfg: ProcessConfig, has_mountns: bool) -> None:
 
         raise RuncError(f"error jailing process inside rootfs: {describe(e)}") from None
     if has_mountns:
-        rootfs.reopen_dev_null()
+        try:
+            rootfs.reopen_dev_null()
+        except OSError as e:
+            raise RuncError(f"error reopening /dev/null inside container: open /dev/null: "
+                            f"{strerror(e.errno or 0)}") from None
     cwd = cfg.process.get("cwd") or "/"
     os.makedirs(cwd, 0o755, exist_ok=True)
 
