@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(action: str, flags: dict) -> int:
+    from corelib.shim import leanproto
+
+    leanproto.install()  # before any generated module is imported
     if action == "start":
         from corelib.shim import manager
 

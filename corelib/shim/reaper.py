@@ -8,13 +8,13 @@ Spawning and matching share one lock, so an exit can never arrive before its wai
 
 from __future__ import annotations
 
+import _signal  # not signal: its enums would cost every shim memory
 import os
-import signal
 import threading
 
 # Python ignores SIGPIPE (and SIGXFSZ); children must start with the default dispositions, as
 # they would under a Go shim, or `yes | head -1` in a container would see EPIPE instead of dying.
-DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM)
+DEFAULT_SIGNALS = (_signal.SIGPIPE, _signal.SIGXFSZ, _signal.SIGINT, _signal.SIGTERM)
 
 
 def exit_status(wait_status: int) -> int:

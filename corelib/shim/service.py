@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import threading
@@ -138,6 +137,8 @@ class TaskService:
                 raise errdefs.AlreadyExists(f"id {request.exec_id}: already exists")
             with container.init.lock:
                 container.init.refuse("exec")
+            import json
+
             spec = json.loads(request.spec.value or b"{}")
             spec["terminal"] = request.terminal
             io = ProcessIO(request.stdin, request.stdout, request.stderr, request.terminal)
@@ -305,15 +306,22 @@ def runtime_options(options: object) -> oci_pb2.Options:
 
 def write_options(bundle: str, options: oci_pb2.Options) -> None:
     """options.json and runtime, which `shim delete` reads once the shim is gone."""
-    fields = {"binary_name": options.binary_name, "root": options.root, "systemd_cgroup": options.systemd_cgroup}
+    fields = {"binary_name": options.binary_name, "root": options.root}
     with open(os.path.join(bundle, "options.json"), "w") as f:
-        json.dump({k: v for k, v in fields.items() if v}, f)
+        f.write("{" + ",".join(f'"{k}":{json_string(v)}' for k, v in fields.items() if v) + "}")
     with open(os.path.join(bundle, "runtime"), "w") as f:
         f.write(options.binary_name)
 
 
+def json_string(value: str) -> str:
+    """A JSON string literal (the json module would bring re and enum into every shim for this)."""
+    return '"' + "".join(c if c >= " " and c not in '"\\' else f"\\u{ord(c):04x}" for c in value) + '"'
+
+
 def should_kill_all_on_exit(bundle: str) -> bool:
     """Without a pid namespace of its own, the container's other processes outlive init unless killed."""
+    import json
+
     try:
         with open(os.path.join(bundle, "config.json"), "rb") as f:
             spec = json.load(f)

@@ -3,9 +3,9 @@ containerd's Shutdown, reaping every child and forwarding events meanwhile (runt
 
 from __future__ import annotations
 
+import _signal  # not signal, nor socket below: their enums would cost every shim memory
+import _socket
 import os
-import signal
-import socket
 import threading
 
 from corelib.api.containerd.runtime.v2.task import shim_pb2
@@ -21,9 +21,9 @@ LISTEN_FD = 3
 def serve(namespace: str, id: str, socket_path: str = "", debug: bool = False) -> int:
     open_log()
     log.configure(debug, runtime="io.containerd.whale.v2", namespace=namespace, id=id)
-    for sig in (signal.SIGINT, signal.SIGTERM):  # the Go shim ignores these too: only Shutdown ends it
-        signal.signal(sig, signal.SIG_IGN)
-    listener = socket.socket(fileno=LISTEN_FD) if not socket_path else _listen(socket_path)
+    for sig in (_signal.SIGINT, _signal.SIGTERM):  # the Go shim ignores these too: only Shutdown ends it
+        _signal.signal(sig, _signal.SIG_IGN)
+    listener = _socket.socket(fileno=LISTEN_FD) if not socket_path else _listen(socket_path)
 
     server = BlockingServer(log=log.error)
     reaper = Reaper()
@@ -66,7 +66,7 @@ def remove_socket() -> None:
         pass
 
 
-def _listen(path: str) -> socket.socket:
+def _listen(path: str) -> _socket.socket:
     from corelib.ttrpc.unix import listen
 
     return listen(path)

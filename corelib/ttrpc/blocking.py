@@ -8,8 +8,8 @@ in its own goroutine, so a blocking call (Wait) never holds up the others.
 
 from __future__ import annotations
 
+import _socket  # not socket: socket.py (with enum and selectors) would cost each shim 0.7 MB of memory
 import contextlib
-import socket
 import sys
 import threading
 
@@ -41,8 +41,8 @@ class BlockingServer:
         self._require_same_user = require_same_user_peer
         self._log = log
         self._lock = threading.Lock()
-        self._listener: socket.socket | None = None
-        self._connections: set[socket.socket] = set()
+        self._listener: _socket.socket | None = None
+        self._connections: set[_socket.socket] = set()
         self._active = 0
         self._idle = threading.Condition(self._lock)
         self._closing = False
@@ -50,16 +50,17 @@ class BlockingServer:
     def register_service(self, descriptor: object, servicer: object) -> None:
         self._services.register_service(descriptor, servicer)
 
-    def serve(self, listener: socket.socket) -> None:
-        """Accept connections until shutdown(); returns then."""
+    def serve(self, listener: _socket.socket) -> None:
+        """Accept connections on a listening unix socket until shutdown(); returns then."""
         self._listener = listener
         while not self._closing:
             try:
-                sock, _ = listener.accept()
+                fd, _ = listener._accept()
             except OSError:
                 if self._closing:
                     return
                 raise
+            sock = _socket.socket(fileno=fd)
             threading.Thread(target=self._connection, args=(sock,), daemon=True).start()
 
     def shutdown(self, grace: float = 2.0) -> None:
@@ -73,7 +74,7 @@ class BlockingServer:
         for sock in connections:
             _wake(sock)
 
-    def _connection(self, sock: socket.socket) -> None:
+    def _connection(self, sock: _socket.socket) -> None:
         with self._lock:
             self._connections.add(sock)
         write_lock = threading.Lock()
@@ -94,7 +95,7 @@ class BlockingServer:
                 self._connections.discard(sock)
             sock.close()
 
-    def _start(self, conn: ServerConnection, sock: socket.socket, write_lock: threading.Lock,
+    def _start(self, conn: ServerConnection, sock: _socket.socket, write_lock: threading.Lock,
                event: RequestReceived | RequestRejected) -> None:
         if isinstance(event, RequestRejected):
             _send(sock, write_lock, conn.send_error(event.stream_id, event.code, event.message))
@@ -103,7 +104,7 @@ class BlockingServer:
             self._active += 1
         threading.Thread(target=self._dispatch, args=(conn, sock, write_lock, event), daemon=True).start()
 
-    def _dispatch(self, conn: ServerConnection, sock: socket.socket, write_lock: threading.Lock,
+    def _dispatch(self, conn: ServerConnection, sock: _socket.socket, write_lock: threading.Lock,
                   event: RequestReceived) -> None:
         try:
             handler, request_class = self._services.resolve(event.service, event.method)
@@ -119,21 +120,21 @@ class BlockingServer:
             self._idle.notify_all()
 
 
-def _send(sock: socket.socket, write_lock: threading.Lock, data: bytes) -> None:
+def _send(sock: _socket.socket, write_lock: threading.Lock, data: bytes) -> None:
     with contextlib.suppress(OSError), write_lock:  # on error the client went away; its thread cleans up
         sock.sendall(data)
 
 
-def _wake(sock: socket.socket) -> None:
+def _wake(sock: _socket.socket) -> None:
     """Unblock a thread sitting in accept() or recv() on `sock` (close alone would not)."""
     with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
+        sock.shutdown(_socket.SHUT_RDWR)
 
 
 class BlockingClient:
     """One call at a time over one connection: enough for publishing events in order."""
 
-    def __init__(self, sock: socket.socket):
+    def __init__(self, sock: _socket.socket):
         self._sock = sock
         self._conn = ClientConnection()
         self._lock = threading.Lock()
@@ -141,7 +142,7 @@ class BlockingClient:
     @classmethod
     def connect(cls, address: str, *, timeout: float | None = 5.0,
                 require_same_user_peer: bool = True) -> BlockingClient:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
             sock.settimeout(timeout)
             sock.connect(socket_path(address))

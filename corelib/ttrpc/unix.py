@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import _socket  # the constants alone: socket.py would cost the shim memory it must not spend
 import os
-import socket
 import sys
 
 from corelib.ttrpc.protocol import Code, TtrpcError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
 
 UNIX_SCHEME = "unix://"
 
@@ -16,14 +20,14 @@ def socket_path(address: str) -> str:
     return address[len(UNIX_SCHEME):] if address.startswith(UNIX_SCHEME) else address
 
 
-def peer_credentials(sock: socket.socket) -> tuple[int, int, int]:
+def peer_credentials(sock: _socket.socket) -> tuple[int, int, int]:
     """(pid, uid, gid) of the process at the other end, as the kernel recorded them at connect()."""
-    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+    raw = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
     return (int.from_bytes(raw[0:4], sys.byteorder), int.from_bytes(raw[4:8], sys.byteorder),
             int.from_bytes(raw[8:12], sys.byteorder))
 
 
-def require_same_user(sock: socket.socket) -> None:
+def require_same_user(sock: _socket.socket) -> None:
     """ttrpc's UnixSocketRequireSameUser: the peer must have our effective uid and gid."""
     _, uid, gid = peer_credentials(sock)
     if uid != os.geteuid() or gid != os.getegid():
@@ -32,6 +36,8 @@ def require_same_user(sock: socket.socket) -> None:
 
 def listen(path: str, backlog: int = 128) -> socket.socket:
     """A listening unix socket at `path`, readable by its owner only (as the shims make theirs)."""
+    import socket
+
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.bind(path)

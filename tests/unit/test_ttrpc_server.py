@@ -155,9 +155,15 @@ def server(request, socket_dir):
 
 
 def wait_for_socket(path: str) -> None:
+    """Until the server listens (the socket file appears at bind(), a moment before listen())."""
     deadline = time.monotonic() + 10
-    while not os.path.exists(path):
-        assert time.monotonic() < deadline, f"{path} never appeared"
+    while True:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(path)
+                return
+            except OSError:
+                assert time.monotonic() < deadline, f"nothing listens on {path}"
         time.sleep(0.01)
 
 
@@ -374,14 +380,16 @@ os.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 
 mode, path = sys.argv[1], sys.argv[2]
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 if mode == "listen":
-    s.bind(path); s.listen(1); print("ready", flush=True)
-    c, _ = s.accept(); c.recv(1)
+    s.bind(path); s.listen(8); print("ready", flush=True)
+    clients = []
+    while True:
+        clients.append(s.accept()[0])
 else:
     s.connect(path)
-    s.sendall(sys.stdin.buffer.read())
-    try:
+    try:  # the server may hang up before, while or after we send
+        s.sendall(sys.stdin.buffer.read())
         print("answered" if s.recv(100) else "closed", flush=True)
-    except ConnectionResetError:
+    except (BrokenPipeError, ConnectionResetError):
         print("closed", flush=True)
 """
 
