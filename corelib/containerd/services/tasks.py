@@ -51,16 +51,14 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
             terminal=request.terminal,
             runtime_options=container.runtime.options if container.runtime.HasField("options") else None,
             task_options=request.options if request.HasField("options") else None)
-        shim = await self.manager.create(ns, request.container_id, opts)
-        pid = await shim.pid()
+        shim, pid = await self.manager.create(ns, request.container_id, opts)
         return api.CreateTaskResponse(container_id=request.container_id, pid=pid)
 
     async def Start(self, request, context):  # noqa: N802
         ns = namespace_required(context)
         shim = await self._process(ns, request.container_id, request.exec_id)
-        await shim.start(request.exec_id)
-        state = await shim.state(request.exec_id)
-        return api.StartResponse(pid=state.pid)
+        # The shim answers with the pid; containerd asks State for it again, which costs a round trip.
+        return api.StartResponse(pid=await shim.start(request.exec_id))
 
     async def Delete(self, request, context):  # noqa: N802
         ns = namespace_required(context)
@@ -169,8 +167,6 @@ class TasksService(tasks_pb2_grpc.TasksServicer):
     async def Wait(self, request, context):  # noqa: N802
         ns = namespace_required(context)
         shim = await self._process(ns, request.container_id, request.exec_id)
-        if not request.exec_id:
-            await shim.pid()
         response = await shim.wait(request.exec_id)
         return api.WaitResponse(exit_status=response.exit_status, exited_at=response.exited_at)
 

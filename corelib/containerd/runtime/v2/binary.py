@@ -108,7 +108,7 @@ class ShimBinary:
         if err.strip():
             log.warning("cleanup warnings %s", err.decode(errors="replace").strip())
         response = shim_pb2.DeleteResponse.FromString(out)
-        self.bundle.delete()
+        await asyncio.to_thread(self.bundle.delete)  # filesystem work that can take a while: not on the loop
         return response
 
 

@@ -85,7 +85,8 @@ class TaskManager:
     def _binary(self, bundle: Bundle, runtime_path: str) -> ShimBinary:
         return ShimBinary(bundle, runtime_path, self.address, self.ttrpc_address, self.debug)
 
-    async def create(self, ns: str, task_id: str, opts: CreateOpts) -> Shim:
+    async def create(self, ns: str, task_id: str, opts: CreateOpts) -> tuple[Shim, int]:
+        """Start a shim for the task and create it; return the shim and the task's pid."""
         if (ns, task_id) in self.tasks:
             raise AlreadyExists(f"task {task_id}: already exists")
         if (ns, task_id) in self.cleanups:
@@ -108,14 +109,14 @@ class TaskManager:
         if opts.options is not None:
             request.options.CopyFrom(opts.options)
         try:
-            await shim.create(request)
+            pid = await shim.create(request)
         except BaseException as e:
             self.tasks.pop((ns, task_id), None)
             await self._teardown(shim)
             if isinstance(e, WhaleError):
                 raise type(e)(f"failed to create shim task: {e}") from None
             raise
-        return shim
+        return shim, pid
 
     async def _start_shim(self, bundle: Bundle, runtime_path: str, options: AnyProto | None) -> Shim:
         binary = self._binary(bundle, runtime_path)
@@ -158,7 +159,7 @@ class TaskManager:
                 await shim.close()
                 await shim.closed.wait()
                 with contextlib.suppress(OSError):
-                    shim.bundle.delete()
+                    await asyncio.to_thread(shim.bundle.delete)
             finally:
                 if self.cleanups.get(key) is task:
                     del self.cleanups[key]
@@ -170,7 +171,7 @@ class TaskManager:
         await shim.close()
         await shim.closed.wait()  # the close handler ran the shim's `delete`
         with contextlib.suppress(OSError):
-            shim.bundle.delete()
+            await asyncio.to_thread(shim.bundle.delete)
 
     async def _shim_closed(self, shim: Shim) -> None:
         """containerd's cleanupAfterDeadShim: `SHIM delete`, and if the task was still ours, its exit."""
