@@ -98,13 +98,16 @@ class EventPump:
         self._sources.append(source)
         source.start(self)
 
-    def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until everything posted so far has been applied and rendered."""
-        if not self.running:
-            self.dispatch(self._drain())
-            return True
+    def flush(self, timeout: float = 30.0, resend: bool = False) -> bool:
+        """Wait until everything posted so far has been applied and rendered. `resend`: then send every
+        widget's whole state again, in the cell running now (a front end, or nbclient, that missed
+        updates sent while no cell ran gets the complete picture)."""
         done = threading.Event()
-        self._queue.put(("flush", done))
+        item = ("flush", (done, resend))
+        if not self.running:
+            self.dispatch([*self._drain(), item])
+            return True
+        self._queue.put(item)
         return done.wait(timeout)
 
     def close(self) -> None:
@@ -175,8 +178,11 @@ class EventPump:
                     self._render(widget, changes)
             for widget in dict.fromkeys(refreshes):
                 self._render(widget, None)
-        for done in flushes:
-            done.set()
+            for done, resend in flushes:
+                if resend:
+                    for widget in self._widgets:
+                        self._guarded(widget.send_state)
+                done.set()
         return changes
 
     def _render(self, widget: LiveWidget, changes: Changes | None) -> None:
