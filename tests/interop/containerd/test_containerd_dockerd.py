@@ -53,3 +53,22 @@ def test_run_detached_stop_and_rm(dockerd):
 
 def _now(docker: RealDockerd) -> str:
     return docker.docker("info", "-f", "{{.SystemTime}}").stdout.strip()
+
+
+def test_exec_top_pause_stats_update_restart(dockerd):
+    docker, ctd = dockerd
+    cid = docker.docker("run", "-d", "--network", "none", "busybox", "sleep", "1000").stdout.strip()
+    assert docker.docker("exec", cid, "echo", "exec-ok").stdout == "exec-ok\n"
+    assert docker.docker("exec", cid, "sh", "-c", "exit 3", check=False).returncode == 3
+    assert "sleep 1000" in docker.docker("top", cid).stdout
+    docker.docker("pause", cid)
+    assert ctd.ctr("task", "ls", namespace="moby").stdout.split()[-1] == "PAUSED"
+    docker.docker("unpause", cid)
+    assert "/" in docker.docker("stats", "--no-stream", "--format", "{{.MemUsage}}", cid, cli=DOCKER_CLI_28).stdout
+    docker.docker("update", "--memory", "64m", "--memory-swap", "128m", cid)
+    first_pid = json.loads(docker.docker("inspect", cid).stdout)[0]["State"]["Pid"]
+    docker.docker("restart", "-t", "0", cid)
+    state = json.loads(docker.docker("inspect", cid).stdout)[0]["State"]
+    assert state["Running"] and state["Pid"] != first_pid
+    docker.docker("rm", "-f", cid)
+    assert ctd.ctr("task", "ls", "-q", namespace="moby").stdout == ""
