@@ -167,12 +167,12 @@ def start_init(container: Container, cfg: ProcessConfig, manager, janitor: Janit
         while True:
             msg = chan.expect("hooks", "ready", "done")
             if msg["type"] == "hooks":
-                set_cgroup_and_run_hooks(container, manager, resources)
+                set_cgroup_and_run_hooks(container, manager, resources, "procHooks")
                 chan.send("resume")
             elif msg["type"] == "ready":
                 set_rlimits(init_pid, cfg.process.get("rlimits"))
                 if not any(k == "mount" for k, _ in cfg.namespaces):
-                    set_cgroup_and_run_hooks(container, manager, resources)
+                    set_cgroup_and_run_hooks(container, manager, resources, "ready")
                 save_created(container, init_pid)
                 chan.send("run")
                 ran = True
@@ -191,11 +191,15 @@ def start_init(container: Container, cfg: ProcessConfig, manager, janitor: Janit
         chan.close()
 
 
-def set_cgroup_and_run_hooks(container: Container, manager, resources: dict) -> None:
+def set_cgroup_and_run_hooks(container: Container, manager, resources: dict, stage: str) -> None:
+    """Limits first, so prestart hooks see them; then prestart and createRuntime hooks."""
     rules = None
     if not container.state.get("rootless"):
         rules = rules_from_spec(resources, specconv.default_devices_wanted(container.config))
-    manager.set(resources, rules)
+    try:
+        manager.set(resources, rules)
+    except RuncError as e:
+        raise RuncError(f"error setting cgroup config for {stage} process: {e}") from None
     hooks = container.config.get("hooks") or {}
     if hooks.get("prestart") or hooks.get("createRuntime"):
         from corelib.runc.hooks import run_hooks
