@@ -182,7 +182,7 @@ def delete(namespace: str, id: str, bundle: str) -> bytes:
     except (RuntimeFailure, OSError) as e:
         log.warn(f"failed to remove runc container: {e}")
     try:
-        mount.unmount_all(os.path.join(bundle, "rootfs"))
+        mount.unmount_all(reaper, os.path.join(bundle, "rootfs"))
     except OSError as e:
         log.warn(f"failed to cleanup rootfs mount: {e}")
     try:

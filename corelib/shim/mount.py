@@ -1,94 +1,64 @@
-"""Mounting the rootfs containerd's snapshotter describes onto <bundle>/rootfs, and taking it down
-(containerd's mount package: options split into flags and data, the same flag names)."""
+"""Mounting the rootfs containerd's snapshotter describes onto <bundle>/rootfs, and taking it down.
+
+Done by util-linux's mount(8) and umount(8), which split the options into flags and data as
+containerd's mount package does (and remount a read-only bind): the syscalls themselves would need
+ctypes, which costs every shim half a megabyte of memory for two calls in its life.
+"""
 
 from __future__ import annotations
 
 import os
 import time
 
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_SYNCHRONOUS = 0x1, 0x2, 0x4, 0x8, 0x10
-MS_REMOUNT, MS_MANDLOCK, MS_DIRSYNC = 0x20, 0x40, 0x80
-MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC = 0x400, 0x800, 0x1000, 0x4000
-MS_RELATIME, MS_STRICTATIME = 0x200000, 0x1000000
-
-# option -> (clears the flag?, flag)
-FLAGS = {
-    "async": (True, MS_SYNCHRONOUS), "atime": (True, MS_NOATIME), "bind": (False, MS_BIND),
-    "dev": (True, MS_NODEV), "diratime": (True, MS_NODIRATIME), "dirsync": (False, MS_DIRSYNC),
-    "exec": (True, MS_NOEXEC), "mand": (False, MS_MANDLOCK), "noatime": (False, MS_NOATIME),
-    "nodev": (False, MS_NODEV), "nodiratime": (False, MS_NODIRATIME), "noexec": (False, MS_NOEXEC),
-    "nomand": (True, MS_MANDLOCK), "norelatime": (True, MS_RELATIME), "nostrictatime": (True, MS_STRICTATIME),
-    "nosuid": (False, MS_NOSUID), "rbind": (False, MS_BIND | MS_REC), "relatime": (False, MS_RELATIME),
-    "remount": (False, MS_REMOUNT), "ro": (False, MS_RDONLY), "rw": (True, MS_RDONLY),
-    "strictatime": (False, MS_STRICTATIME), "suid": (True, MS_NOSUID), "sync": (False, MS_SYNCHRONOUS),
-    "defaults": (False, 0),
-}
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-EINVAL, EBUSY, ENOENT = 22, 16, 2
+from corelib.shim.reaper import Reaper
 
 
-def parse_options(options: list[str]) -> tuple[int, str]:
-    flags, data = 0, []
-    for option in options:
-        clear, flag = FLAGS.get(option, (False, 0))
-        if option not in FLAGS:
-            data.append(option)
-        elif clear:
-            flags &= ~flag
+class MountError(OSError):
+    pass
+
+
+def mount(reaper: Reaper, type: str, source: str, target: str, options: list[str]) -> None:
+    argv = ["mount", "-n", "-t", type, *(["-o", ",".join(options)] if options else []), source, target]
+    status, output = reaper.run(argv)
+    if status != 0:
+        raise MountError(output.decode(errors="replace").strip() or f"mount exited {status}")
+
+
+def mounted(target: str) -> bool:
+    target = os.path.realpath(target)
+    with open("/proc/self/mountinfo", errors="surrogateescape") as f:
+        return any(unescape(line.split()[4]) == target for line in f)
+
+
+def unescape(field: str) -> str:
+    """mountinfo writes space, tab, newline and backslash in a path as octal escapes (\\040...)."""
+    if "\\" not in field:
+        return field
+    raw, out, i = field.encode(errors="surrogateescape"), bytearray(), 0
+    while i < len(raw):
+        if raw[i] == 0x5C and raw[i + 1:i + 4].isdigit():
+            out.append(int(raw[i + 1:i + 4], 8))
+            i += 4
         else:
-            flags |= flag
-    return flags, ",".join(data)
+            out.append(raw[i])
+            i += 1
+    return out.decode(errors="surrogateescape")
 
 
-def mount(type: str, source: str, target: str, options: list[str]) -> None:
-    flags, data = parse_options(options)
-    if len(data) > PAGE_SIZE:
-        raise OSError(EINVAL, "mount options is too long")
-    if not flags & MS_REMOUNT or data:
-        _mount(source, target, type, flags, data)
-    if flags & (MS_BIND | MS_RDONLY) == MS_BIND | MS_RDONLY:  # a bind mount only turns read-only on remount
-        _mount("", target, "", flags | MS_REMOUNT, "")
-
-
-def unmount_all(target: str) -> None:
+def unmount_all(reaper: Reaper, target: str) -> None:
     """Unmount everything stacked on `target` (nothing mounted, or no target, is fine)."""
     if not target or not os.path.exists(target):
         return
-    while True:
-        try:
-            _unmount(target)
-        except OSError as e:
-            if e.errno == EINVAL:
-                return
-            raise
+    while mounted(target):
+        _unmount(reaper, target)
 
 
-def _unmount(target: str) -> None:
-    ctypes, libc = _libc()
-    for _ in range(50):
-        if libc.umount2(target.encode(), 0) == 0:
+def _unmount(reaper: Reaper, target: str) -> None:
+    for _ in range(50):  # busy for a moment while the container's last processes go (containerd waits too)
+        status, output = reaper.run(["umount", target])
+        if status == 0 or not mounted(target):
             return
-        errno = ctypes.get_errno()
-        if errno != EBUSY:
-            raise OSError(errno, f"unmount {target}: {os.strerror(errno)}")
+        if b"busy" not in output:
+            break
         time.sleep(0.05)
-    raise OSError(EBUSY, f"failed to unmount target {target}: device or resource busy")
-
-
-def _mount(source: str, target: str, type: str, flags: int, data: str) -> None:
-    ctypes, libc = _libc()
-    if libc.mount(source.encode(), target.encode(), type.encode(), ctypes.c_ulong(flags),
-                  data.encode() if data else None) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"mount {source} on {target} ({type}): {os.strerror(errno)}")
-
-
-_LIBC: list = []
-
-
-def _libc():
-    if not _LIBC:
-        import ctypes  # only shims that mount a rootfs pay for ctypes
-
-        _LIBC.extend((ctypes, ctypes.CDLL(None, use_errno=True)))
-    return _LIBC
+    raise MountError(output.decode(errors="replace").strip() or f"failed to unmount target {target}")

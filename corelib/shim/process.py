@@ -197,7 +197,7 @@ class Init(Process):
                     error = self.runtime.runtime_error(e, "failed to delete task")
             self.io.close()
             try:
-                mount.unmount_all(self.rootfs)
+                mount.unmount_all(self.runtime.reaper, self.rootfs)
             except OSError as e:
                 error = error or errdefs.WhaleError(f"failed rootfs umount: {e}")
             self.state = "deleted"

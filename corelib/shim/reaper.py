@@ -61,6 +61,27 @@ class Reaper:
             self._waiting.pop(pid, None)
         return waiter.status
 
+    def run(self, argv: list[str], stdin: bytes | None = None, combined: bool = True) -> tuple[int, bytes]:
+        """Run to completion: (exit status, its stdout, and stderr too if `combined`; else that goes to ours)."""
+        out_r, out_w = os.pipe()
+        in_r, in_w = os.pipe() if stdin is not None else (os.open(os.devnull, os.O_RDONLY), -1)
+        try:
+            try:
+                pid = self.spawn(argv, (in_r, out_w, out_w if combined else 2))
+            finally:
+                os.close(out_w)
+                os.close(in_r)
+            if in_w >= 0:
+                _write_all(in_w, stdin or b"")
+                os.close(in_w)
+                in_w = -1
+            output = _read_all(out_r)
+        finally:
+            os.close(out_r)
+            if in_w >= 0:
+                os.close(in_w)
+        return self.wait(pid), output
+
     def _reap(self) -> None:
         while True:
             with self._lock:
@@ -85,3 +106,19 @@ class Reaper:
                 return
         if self.on_exit is not None:
             self.on_exit(pid, status)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BrokenPipeError:
+            return

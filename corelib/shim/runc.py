@@ -16,7 +16,6 @@ RUNC_ROOT = "/run/containerd/runc"
 # The runtime when the options name none: whale-runc, or $WHALE_SHIM_RUNTIME (inherited from containerd).
 DEFAULT_RUNTIME = "whale-runc"
 RUNTIME_ENV = "WHALE_SHIM_RUNTIME"
-READ_SIZE = 1 << 16
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -93,10 +92,13 @@ class Runc:
         self._run("update", "--resources", "-", id, stdin=resources_json)
 
     def ps(self, id: str) -> list[int]:
-        import json
-
-        output = self._run("ps", "--format", "json", id, combined=False)
-        return [int(pid) for pid in json.loads(output or b"null") or []]
+        """The container's pids; runc prints them as a JSON array of numbers (or null)."""
+        output = self._run("ps", "--format", "json", id, combined=False).strip()
+        if output in (b"", b"null"):
+            return []
+        if not output.startswith(b"[") or not output.endswith(b"]"):
+            raise RuntimeFailure(f"unexpected ps output: {output[:100]!r}")
+        return [int(pid) for pid in output[1:-1].split(b",") if pid.strip()]
 
     def _detached(self, argv: list[str], stdio: Sequence[int]) -> None:
         """A command whose stdio becomes the container process's: nothing to read, only the status."""
@@ -106,24 +108,11 @@ class Runc:
 
     def _run(self, *args: str, stdin: bytes | None = None, combined: bool = True) -> bytes:
         """Run to completion; its stdout (and stderr, if combined) back, or ExitError."""
-        out_r, out_w = os.pipe()
-        in_r, in_w = os.pipe() if stdin is not None else (os.open(os.devnull, os.O_RDONLY), -1)
+        argv = self._argv(*args)
         try:
-            try:
-                pid = self._spawn(self._argv(*args), (in_r, out_w, out_w if combined else 2))
-            finally:
-                os.close(out_w)
-                os.close(in_r)
-            if in_w >= 0:
-                _write_all(in_w, stdin or b"")
-                os.close(in_w)
-                in_w = -1
-            output = _read_all(out_r)
-        finally:
-            os.close(out_r)
-            if in_w >= 0:
-                os.close(in_w)
-        status = self.reaper.wait(pid)
+            status, output = self.reaper.run(argv, stdin, combined)
+        except OSError as e:
+            raise spawn_error(argv[0], e) from None
         if status != 0:
             raise ExitError(status, output)
         return output
@@ -156,22 +145,6 @@ class Runc:
         """The real shim's runtimeError: "<message>: <last runtime error>" when the log has one."""
         last = self.last_error()
         return WhaleError(f"{message}: {last}" if last else f"{message}: {error}")
-
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, READ_SIZE):
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        try:
-            view = view[os.write(fd, view):]
-        except BrokenPipeError:
-            return
 
 
 def read_pid_file(path: str) -> int:

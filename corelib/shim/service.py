@@ -281,7 +281,7 @@ def new_container(request: api.CreateTaskRequest, namespace: str, reaper: Reaper
     try:
         for m in request.rootfs:
             try:
-                mount.mount(m.type, m.source, rootfs, list(m.options))
+                mount.mount(reaper, m.type, m.source, rootfs, list(m.options))
             except OSError as e:
                 raise errdefs.WhaleError(f"failed to mount rootfs component {m.type} {m.source}: {e}") from None
         runtime = Runc(reaper, options.binary_name, os.path.join(options.root or RUNC_ROOT, namespace),
@@ -290,7 +290,7 @@ def new_container(request: api.CreateTaskRequest, namespace: str, reaper: Reaper
         init = Init(request.id, request.bundle, runtime, io, rootfs, options.no_pivot_root, options.no_new_keyring)
         init.create()
     except BaseException:
-        mount.unmount_all(rootfs)
+        mount.unmount_all(reaper, rootfs)
         raise
     return Container(request.id, request.bundle, init)
 
