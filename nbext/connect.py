@@ -29,12 +29,22 @@ def answers(host: str) -> bool:
         client.close()
 
 
+def containerd_sources() -> list:
+    """containerd's events too, when `WHALE_CONTAINERD` names its socket (a stack started elsewhere)."""
+    address = os.environ.get("WHALE_CONTAINERD")
+    if not address:
+        return []
+    from nbext.containerd_events import ContainerdEvents
+
+    return [ContainerdEvents(address.removeprefix("unix://"))]
+
+
 def connect() -> Session:
     host = os.environ.get("WHALE_HOST")
     if host:
         if not answers(host):
             raise DaemonUnreachable(host)
-        return Session(host).start()
+        return Session(host, extra_sources=containerd_sources()).start()
     if answers(default_host()):
         return Session(default_host()).start()
     from nbext.stack import EmbeddedStack
