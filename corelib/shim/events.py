@@ -18,13 +18,13 @@ MAX_REQUEUE = 5
 GO_ZERO_TIME = -62135596800  # time.Time{} as a protobuf Timestamp: what Go encodes for "not yet"
 
 
-def set_timestamp(field: object, t: float | None) -> None:
-    """Fill a google.protobuf.Timestamp field; None is Go's zero time, always encoded as the real shim does."""
-    if t is None:
+def set_timestamp(field: object, ns: int | None) -> None:
+    """Fill a google.protobuf.Timestamp field from time.time_ns(); None is Go's zero time, which the
+    real shim encodes too (a timestamp field is never left out)."""
+    if ns is None:
         field.seconds, field.nanos = GO_ZERO_TIME, 0  # type: ignore[attr-defined]
     else:
-        ns = int(t * 1e9)
-        field.seconds, field.nanos = ns // 1_000_000_000, ns % 1_000_000_000  # type: ignore[attr-defined]
+        field.seconds, field.nanos = divmod(ns, 1_000_000_000)  # type: ignore[attr-defined]
 
 
 class Publisher:
@@ -39,7 +39,7 @@ class Publisher:
 
     def publish(self, topic: str, event: object) -> None:
         envelope = events_pb2.Envelope(namespace=self.namespace, topic=topic)
-        set_timestamp(envelope.timestamp, time.time())
+        set_timestamp(envelope.timestamp, time.time_ns())
         envelope.event.type_url = event.DESCRIPTOR.full_name  # type: ignore[attr-defined]
         envelope.event.value = event.SerializeToString()  # type: ignore[attr-defined]
         self._queue.put(envelope)

@@ -191,7 +191,7 @@ def delete(namespace: str, id: str, bundle: str) -> bytes:
         log.warn(f"failed to read init pid file: {e}")
         pid = 0
     response = shim_pb2.DeleteResponse(pid=pid, exit_status=128 + SIGKILL)
-    set_timestamp(response.exited_at, time.time())
+    set_timestamp(response.exited_at, time.time_ns())
     return response.SerializeToString()
 
 

@@ -72,7 +72,7 @@ class Process:
         self.pid = 0
         self.state = "created"
         self.exit_status = 0
-        self.exited_at: float | None = None
+        self.exited_at: int | None = None  # time.time_ns()
         self.lock = threading.RLock()
         self._exited = threading.Event()
 
@@ -91,7 +91,7 @@ class Process:
     def _exit(self, status: int) -> None:
         self.io.wait_output(2.0)
         self.exit_status = status
-        self.exited_at = time.time()
+        self.exited_at = time.time_ns()
         self.state = "stopped"
         self._exited.set()
 
