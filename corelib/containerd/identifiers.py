@@ -23,9 +23,11 @@ def validate(s: str) -> None:
 MAX_LABEL_SIZE = 4096
 
 
-def validate_labels(labels: dict[str, str]) -> None:
+def validate_labels(labels: dict[str, str], field: str) -> None:
+    """Each label's key and value together under 4096 bytes; `field` names them in the error
+    (`containers.Labels`, `info.Labels`...), as containerd's messages do."""
     for key, value in labels.items():
         if len(key) + len(value) > MAX_LABEL_SIZE:
             raise InvalidArgument(
-                f"label key and value greater than maximum size ({MAX_LABEL_SIZE} bytes), key: {key[:10]}: "
+                f"{field}: label key and value greater than maximum size ({MAX_LABEL_SIZE} bytes), key: {key[:10]}: "
                 "invalid argument")

@@ -8,34 +8,15 @@ import hashlib
 import io
 import os
 import stat
-import tarfile
 from pathlib import Path
 
 import pytest
 
 from corelib.errdefs import InvalidArgument
 from corelib.images.unpack import apply_layer, resolve_in_root
+from tests.integration.containerd.harness import layer_tar as tar_of
+from tests.integration.containerd.harness import tar_entry as member
 from tests.support.env import require_root
-
-
-def member(name: str, kind: str = "file", data: bytes = b"", mode: int = 0o644, linkname: str = "",
-           uid: int = 0, gid: int = 0, major: int = 0, minor: int = 0, pax: dict[str, str] | None = None):  # noqa: ANN201
-    info = tarfile.TarInfo(name)
-    info.type = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE,
-                 "hardlink": tarfile.LNKTYPE, "char": tarfile.CHRTYPE, "block": tarfile.BLKTYPE,
-                 "fifo": tarfile.FIFOTYPE}[kind]
-    info.mode, info.uid, info.gid, info.linkname = mode, uid, gid, linkname
-    info.devmajor, info.devminor, info.size, info.mtime = major, minor, len(data), 1_500_000_000
-    info.pax_headers = pax or {}
-    return info, data
-
-
-def tar_of(*members) -> bytes:  # noqa: ANN002
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for info, data in members:
-            tar.addfile(info, io.BytesIO(data) if data else None)
-    return buf.getvalue()
 
 
 def apply(root: Path, data: bytes, **kwargs):  # noqa: ANN003, ANN201

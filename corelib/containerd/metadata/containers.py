@@ -120,10 +120,7 @@ def validate_container(container: Container) -> None:
         raise InvalidArgument(f"container.ID: {e}") from None
     if any(not key for key in container.extensions):
         raise InvalidArgument("container.Extension keys must not be zero-length: invalid argument")
-    try:
-        identifiers.validate_labels(dict(container.labels))
-    except InvalidArgument as e:
-        raise InvalidArgument(f"containers.Labels: {e}") from None
+    identifiers.validate_labels(dict(container.labels), "containers.Labels")
     if not container.runtime.name:
         raise InvalidArgument("container.Runtime.Name must be set: invalid argument")
     if not container.HasField("spec"):

@@ -54,7 +54,7 @@ class ContentStore:
                     raise InvalidArgument(
                         f'cannot update "{path}" field on content info "{digest}": invalid argument')
             updated = apply_label_paths(current.labels, labels, fieldpaths or ["labels"])
-            _validate_labels(updated)
+            identifiers.validate_labels(updated, "info.Labels")
             now = now_ns()
             tx.execute("UPDATE content SET labels = ?, updated_at = ? WHERE namespace = ? AND digest = ?",
                        (dump_labels(updated), now, ns, digest))
@@ -140,7 +140,7 @@ class ContentStore:
             self.store.abort(row[0])
 
     def _committed(self, ns: str, ref: str, lease: str, digest: str, size: int, labels: dict[str, str]) -> None:
-        _validate_labels(labels)
+        identifiers.validate_labels(labels, "info.Labels")
         with self.db.update() as tx:
             tx.execute("DELETE FROM ingests WHERE namespace = ? AND ref = ?", (ns, ref))
             self.leases.hold(ns, lease, "content", digest)
@@ -218,12 +218,6 @@ class NamespacedWriter:
         if self.backend:
             self.backend.close()
 
-
-def _validate_labels(labels: dict[str, str]) -> None:
-    try:
-        identifiers.validate_labels(labels)
-    except InvalidArgument as e:
-        raise InvalidArgument(f"info.Labels: {e}") from None
 
 
 def adapt_info(info: Info) -> filters.Adaptor:

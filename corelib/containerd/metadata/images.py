@@ -94,10 +94,7 @@ def _apply_path(updated: Image, wanted: Image, path: str) -> None:
 def validate_image(image: Image) -> None:
     if not image.name:
         raise InvalidArgument("image name must not be empty: invalid argument")
-    try:
-        identifiers.validate_labels(dict(image.labels))
-    except InvalidArgument as e:
-        raise InvalidArgument(f"image.Labels: {e}") from None
+    identifiers.validate_labels(dict(image.labels), "image.Labels")
     try:
         digests.check(image.target.digest)
     except digests.DigestError as e:

@@ -13,7 +13,7 @@ class NamespaceStore:
 
     def create(self, name: str, labels: dict[str, str]) -> None:
         identifiers.validate(name)
-        _validate_labels(labels)
+        identifiers.validate_labels(labels, "namespace.Labels")
         with self.db.update() as tx:
             if tx.execute("SELECT 1 FROM namespaces WHERE name = ?", (name,)).fetchone():
                 raise AlreadyExists(f'namespace "{name}": already exists')
@@ -31,7 +31,7 @@ class NamespaceStore:
         return [r[0] for r in self.db.view().execute("SELECT name FROM namespaces ORDER BY name")]
 
     def update(self, name: str, labels: dict[str, str], fieldpaths: list[str]) -> dict[str, str]:
-        _validate_labels(labels)
+        identifiers.validate_labels(labels, "namespace.Labels")
         with self.db.update() as tx:
             row = tx.execute("SELECT labels FROM namespaces WHERE name = ?", (name,)).fetchone()
             if row is None:
@@ -64,9 +64,3 @@ class NamespaceStore:
             "SELECT DISTINCT snapshotter FROM snapshots WHERE namespace = ? ORDER BY snapshotter", (name,))]
         return used
 
-
-def _validate_labels(labels: dict[str, str]) -> None:
-    try:
-        identifiers.validate_labels(labels)
-    except InvalidArgument as e:
-        raise InvalidArgument(f"namespace.Labels: {e}") from None

@@ -49,7 +49,7 @@ class SnapshotStore:
     def _create(self, ns: str, key: str, parent: str, labels: dict[str, str], lease: str, make) -> list[Mount]:  # noqa: ANN001
         if not key:
             raise InvalidArgument("snapshot key must not be empty: invalid argument")
-        _validate_labels(labels)
+        identifiers.validate_labels(labels, "info.Labels")
         with self.db.update() as tx:
             if self._exists(ns, key):
                 raise AlreadyExists(f'snapshot "{key}": already exists')
@@ -79,7 +79,7 @@ class SnapshotStore:
             (ns, self.name, key)).fetchone() is not None
 
     def commit(self, ns: str, name: str, key: str, labels: dict[str, str], lease: str = "") -> None:
-        _validate_labels(labels)
+        identifiers.validate_labels(labels, "info.Labels")
         with self.db.update() as tx:
             bkey, parent, _, _, _ = self._row(ns, key)
             if self._exists(ns, name):
@@ -116,7 +116,7 @@ class SnapshotStore:
                 if path != "labels" and not path.startswith("labels."):
                     raise InvalidArgument(f'cannot update "{path}" field on snapshot "{key}": invalid argument')
             info.labels = apply_label_paths(info.labels, labels, fieldpaths or ["labels"])
-            _validate_labels(info.labels)
+            identifiers.validate_labels(info.labels, "info.Labels")
             info.updated_at = now_ns()
             tx.execute("UPDATE snapshots SET labels = ?, updated_at = ? WHERE namespace = ? AND snapshotter = ? "
                        "AND key = ?", (dump_labels(info.labels), info.updated_at, ns, self.name, key))
@@ -153,12 +153,6 @@ class SnapshotStore:
                 with contextlib.suppress(NotFound, FailedPrecondition):
                     self.backend.remove(bkey)
 
-
-def _validate_labels(labels: dict[str, str]) -> None:
-    try:
-        identifiers.validate_labels(labels)
-    except InvalidArgument as e:
-        raise InvalidArgument(f"info.Labels: {e}") from None
 
 
 def adapt_snapshot(info: Info) -> filters.Adaptor:

@@ -1,13 +1,11 @@
-"""whale-containerd started by a test, mirroring tests/support/real_containerd.RealContainerd: its own
-root, state and socket; `.ctr(...)` runs the real ctr against it; `.stub(...)` a gRPC stub on it."""
+"""whale-containerd started by a test as tests/support/real_containerd.RealContainerd starts the real one:
+its own root, state and socket; `.ctr(...)` runs the real ctr against it; `.stub(...)` a gRPC stub on it."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 import re
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -16,7 +14,6 @@ from pathlib import Path
 
 import grpc
 
-from tests.support import cleanup
 from tests.support.env import require_binary, require_root, venv_bin
 from tests.support.real_containerd import RealContainerd
 
@@ -34,11 +31,13 @@ def real_containerd() -> RealContainerd:
 _instances = itertools.count()
 
 
-class WhaleContainerd:
-    """`whale-containerd` in a private directory. Everything it made (shims, containers, mounts,
-    cgroups of its namespace) goes on `stop()`; `kill()` stops the daemon alone, as a crash would."""
+class WhaleContainerd(RealContainerd):
+    """`whale-containerd`, started exactly as RealContainerd starts the real one (the same containerd
+    config file in a private directory), with the same cleanup: everything it made (shims, containers,
+    mounts, cgroups of its namespace) goes on `stop()`; `kill()` stops the daemon alone, as a crash would."""
 
-    def __init__(self, namespace: str | None = None, extra_path: list[str] | None = None, use_config: bool = False):
+    def __init__(self, namespace: str | None = None, extra_path: list[str] | None = None):
+        # Not RealContainerd.__init__: whale-containerd must not need the real containerd installed.
         require_root()
         self.binary = venv_bin("whale-containerd")
         self.ctr_binary = require_binary("ctr")
@@ -51,42 +50,6 @@ class WhaleContainerd:
         self.log_path = self.dir / "containerd.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self._channel: grpc.Channel | None = None
-        self.use_config = use_config
-
-    def start(self, timeout: float = 30.0) -> WhaleContainerd:
-        env = dict(os.environ)
-        env["PATH"] = os.pathsep.join([*self.extra_path, env.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")])
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([self.binary, *self._arguments()], stdout=log, stderr=log, env=env,
-                                         start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"whale-containerd exited {self.proc.returncode}:\n{self.log()}")
-            if os.path.exists(self.address) and self._answers():
-                return self
-            time.sleep(0.05)
-        raise RuntimeError(f"whale-containerd did not come up in {timeout}s:\n{self.log()}")
-
-    def _arguments(self) -> list[str]:
-        if not self.use_config:
-            return ["--root", str(self.root), "--state", str(self.state), "--address", self.address,
-                    "--log-level", "debug"]
-        config = self.dir / "config.toml"
-        config.write_text(f'version = 2\nroot = "{self.root}"\nstate = "{self.state}"\n'
-                          f'[grpc]\n  address = "{self.address}"\n[debug]\n  level = "debug"\n')
-        return ["--config", str(config)]
-
-    def _answers(self) -> bool:
-        return self.ctr("version", check=False, timeout=5).returncode == 0
-
-    def ctr(self, *args: str, check: bool = True, timeout: float = 60, input: bytes | None = None,
-            namespace: str | None = None) -> subprocess.CompletedProcess[str]:
-        argv = [self.ctr_binary, "--address", self.address, "--namespace", namespace or self.namespace, *args]
-        result = subprocess.run(argv, capture_output=True, timeout=timeout, input=input, text=input is None)
-        if check and result.returncode != 0:
-            raise AssertionError(f"{' '.join(argv)} -> {result.returncode}\n{result.stdout}\n{result.stderr}")
-        return result
 
     def channel(self) -> grpc.Channel:
         if self._channel is None:
@@ -99,52 +62,15 @@ class WhaleContainerd:
     def metadata(self, namespace: str | None = None) -> list[tuple[str, str]]:
         return [("containerd-namespace", namespace or self.namespace)]
 
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-8000:]
-        except OSError:
-            return ""
-
     def kill(self, sig: int = signal.SIGKILL) -> None:
-        """Stop the daemon alone (its shims and containers live on), as a crash or restart would."""
         if self._channel is not None:
             self._channel.close()
             self._channel = None
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=20)
+        super().kill(sig)
 
     def restart(self, sig: int = signal.SIGTERM) -> WhaleContainerd:
         self.kill(sig)
         return self.start()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self._remove_tasks()
-        self.kill(signal.SIGTERM)
-        cleanup.kill_and_wait(cleanup.pids_with_marker(self.address))
-        cleanup.kill_and_wait(cleanup.pids_with_marker(str(self.dir)))
-        cleanup.unmount_all_under(str(self.dir))
-        cleanup.remove_cgroups_named(self.namespace)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def _remove_tasks(self) -> None:
-        with contextlib.suppress(Exception):
-            for line in self.ctr("task", "ls", "-q", check=False, timeout=10).stdout.split():
-                self.ctr("task", "kill", "-s", "SIGKILL", line, check=False, timeout=10)
-                self.ctr("task", "rm", "-f", line, check=False, timeout=10)
-            for line in self.ctr("containers", "ls", "-q", check=False, timeout=10).stdout.split():
-                self.ctr("containers", "rm", line, check=False, timeout=10)
-
-    def __enter__(self) -> WhaleContainerd:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, message: str = "condition"):  # noqa: ANN001, ANN201
@@ -160,7 +86,8 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, message: 
 
 
 def tar_entry(name: str, kind: str = "file", data: bytes = b"", mode: int = 0o644, linkname: str = "",
-              uid: int = 0, gid: int = 0, major: int = 0, minor: int = 0):  # noqa: ANN201 - (TarInfo, data)
+              uid: int = 0, gid: int = 0, major: int = 0, minor: int = 0,
+              pax: dict[str, str] | None = None):  # noqa: ANN201 - (TarInfo, data)
     """One member of a test layer: kind is file, dir, symlink, hardlink, char, block or fifo."""
     import tarfile
 
@@ -171,7 +98,8 @@ def tar_entry(name: str, kind: str = "file", data: bytes = b"", mode: int = 0o64
     info.mode, info.uid, info.gid, info.linkname = mode, uid, gid, linkname
     info.devmajor, info.devminor = major, minor
     info.size = len(data)
-    info.mtime = 1_600_000_000
+    info.mtime = 1_500_000_000
+    info.pax_headers = pax or {}
     return info, data
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import stat
 import subprocess
@@ -30,8 +31,9 @@ from corelib.api.containerd.services.snapshots.v1 import snapshots_pb2 as spb
 from corelib.api.containerd.services.snapshots.v1 import snapshots_pb2_grpc
 from corelib.api.containerd.types.descriptor_pb2 import Descriptor
 from tests.integration.containerd.grpc_helpers import apply_layer, digest_of, write_content
-from tests.integration.containerd.harness import WhaleContainerd, layer_tar, tar_entry
+from tests.integration.containerd.harness import WhaleContainerd, layer_tar, tar_entry, wait_for
 from tests.support import cleanup
+from tests.support.env import require_binary, require_root, venv_bin
 
 
 def content_stub(whale):  # noqa: ANN001, ANN201
@@ -258,8 +260,24 @@ def test_metadata_survives_kill_9():
         assert cleanup.mounts_under(str(ctd.dir)) == []
 
 
-def test_a_config_file_alone_places_everything():
-    with WhaleContainerd(use_config=True) as ctd:
-        assert ctd.ctr("version").returncode == 0
-        assert (ctd.root / "io.containerd.metadata.v1.bolt/meta.db").exists()
-        assert os.path.exists(ctd.address + ".ttrpc")
+def test_flags_alone_place_everything_and_sigterm_stops_cleanly(tmp_path):
+    require_root()
+    work = Path(tempfile.mkdtemp(prefix="wb-flags-", dir="/tmp"))
+    address = str(work / "c.sock")
+    proc = subprocess.Popen([venv_bin("whale-containerd"), "--root", str(work / "root"), "--state",
+                             str(work / "state"), "--address", address, "--log-level", "info"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        ctr = [require_binary("ctr"), "--address", address]
+        wait_for(lambda: os.path.exists(address) and subprocess.run([*ctr, "version"], capture_output=True)
+                 .returncode == 0, message="whale-containerd to answer")
+        assert (work / "root/io.containerd.metadata.v1.bolt/meta.db").exists()
+        assert os.path.exists(address + ".ttrpc") and (work / "state/io.containerd.runtime.v2.task").is_dir()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        assert not os.path.exists(address)
+        assert 'level=info msg="containerd successfully booted"' in proc.stdout.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
