@@ -89,6 +89,7 @@ class Shim:
     # -- the bundle ---------------------------------------------------------------------------------
 
     def write_spec(self, args: list[str], terminal: bool = False, pid_namespace: bool = True, **linux) -> None:
+        """config.json: runc's default spec running `args`, in a cgroup of this test's; `linux` adds keys."""
         spec = json.loads(base_spec())
         spec["process"].update(terminal=terminal, args=args)
         spec["root"] = {"path": "rootfs", "readonly": False}

@@ -85,6 +85,7 @@ def test_calls_in_the_wrong_state(shim):
         Code.NOT_FOUND, "process already finished: not found")
     assert error_of(shim, "Exec", shim_pb2.ExecProcessRequest(id=shim.id, exec_id="late")) == (
         Code.UNKNOWN, "cannot exec in a stopped state")
+    assert error_of(shim, "Checkpoint", shim_pb2.CheckpointTaskRequest(id=shim.id))[0] == Code.UNIMPLEMENTED
     shim.call("Delete", shim_pb2.DeleteRequest(id=shim.id))
     assert error_of(shim, "Delete", shim_pb2.DeleteRequest(id=shim.id)) == (
         Code.NOT_FOUND, "container not created: not found")

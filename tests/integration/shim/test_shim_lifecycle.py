@@ -220,3 +220,28 @@ def test_delete_action_cleans_up_after_a_dead_shim(shim):
     # and again, with nothing left to clean up
     again = shim.delete_action()
     assert again.returncode == 0 and shim_pb2.DeleteResponse.FromString(again.stdout).exit_status == 137
+
+
+def test_oom_kill_is_published(shim):
+    limit = 16 << 20
+    shim.write_spec(["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"],
+                    resources={"memory": {"limit": limit}})
+    shim.start()
+    shim.create()
+    shim.call("Start", shim_pb2.StartRequest(id=shim.id))
+    assert shim.call("Wait", shim_pb2.WaitRequest(id=shim.id)).exit_status == 137
+    (oom,) = shim.events.wait_for("/tasks/oom")
+    assert event(oom, events.TaskOOM).container_id == shim.id
+
+
+def test_update_changes_the_cgroup(shim):
+    shim.write_spec(["sleep", "1000"])
+    shim.start()
+    shim.create()
+    shim.call("Start", shim_pb2.StartRequest(id=shim.id))
+    request = shim_pb2.UpdateTaskRequest(id=shim.id)
+    request.resources.type_url = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources"
+    request.resources.value = b'{"memory": {"limit": 33554432}}'
+    shim.call("Update", request)
+    limit = Path("/sys/fs/cgroup/memory", shim.cgroup_parent, shim.id, "memory.limit_in_bytes")
+    assert limit.read_text().strip() == "33554432"

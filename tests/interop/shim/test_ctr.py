@@ -3,6 +3,7 @@ ps/pause/resume/metrics, stdin, and a containerd restart while a container runs.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tests.integration.shim.conftest import process_gone, wait_until
@@ -99,3 +100,54 @@ def test_containerd_restart_leaves_the_task_running_and_managed(containerd):
     ctd.ctr("containers", "rm", "r1")
     assert tasks(ctd) == {}
     wait_until(lambda: process_gone(shim))
+
+
+def test_a_killed_shim_is_cleaned_up_by_containerd_with_its_delete_action(containerd):
+    ctd = containerd
+    run(ctd, "-d", IMAGE, "k1", "sleep", "1000")
+    init_pid = int(ctd.ctr("task", "ls").stdout.splitlines()[1].split()[1])
+    (shim,) = shim_pids(ctd, "k1")
+    os.kill(shim, 9)
+    # containerd notices the hang-up, runs `containerd-shim-whale-v2 ... delete`, which kills the container
+    wait_until(lambda: process_gone(init_pid))
+    wait_until(lambda: cleanup.mounts_under(str(bundle(ctd, "k1"))) == [])
+    wait_until(lambda: tasks(ctd).get("k1") in (None, "STOPPED"))
+    ctd.ctr("task", "rm", "-f", "k1", check=False)
+    ctd.ctr("containers", "rm", "k1")
+
+
+def test_run_with_a_terminal(containerd):
+    """`ctr run -t` from a terminal: the container gets a pty of the size ctr's terminal has."""
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 91, 0, 0))
+    ctd = containerd
+    argv = [ctd.ctr_binary, "--address", ctd.address, "--namespace", ctd.namespace, "run", "--runtime", RUNTIME,
+            "-t", "--rm", IMAGE, "tty1", "sh", "-c",
+            # ctr resizes the pty just after Start: wait for that, then report it
+            'tty; i=0; until [ "$(stty size 2>&1)" = "24 91" ] || [ $i = 300 ]; do sleep 0.1; i=$((i+1)); done;'
+            "stty size; exit 4"]
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    output = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: ctr exited and closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+        assert proc.wait(timeout=60) == 4
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(master)
+    lines = output.decode().replace("\r", "").split("\n")
+    assert "/dev/pts/0" in lines and "24 91" in lines, lines
