@@ -1,4 +1,4 @@
-"""HTTP/1.1 over one socket, with h11 as the protocol engine: keep-alive, streamed (chunked) bodies in
+"""HTTP/1.1 over one socket (the codec is http11, sans-IO): keep-alive, streamed (chunked) bodies in
 both directions, and the `Upgrade: tcp` hijack the attach and exec endpoints answer with `101 UPGRADED`."""
 
 from __future__ import annotations
@@ -8,9 +8,12 @@ import json
 import socket
 from collections.abc import Callable, Iterable, Iterator
 
-import h11
+from corelib.client.transport import http11
+from corelib.client.transport.http11 import END_OF_MESSAGE, NEED_DATA, ProtocolError, ResponseHead
 
 RECV_SIZE = 65536
+
+__all__ = ["HTTPConnection", "HijackedSocket", "ProtocolError", "Response", "StaleConnection"]
 
 
 class StaleConnection(ConnectionError):
@@ -25,17 +28,17 @@ class HTTPConnection:
         self.sock = sock
         self.host_header = host_header
         self.reused = False
-        self._h11 = h11.Connection(h11.CLIENT)
+        self._reader = http11.ResponseReader()
         self._release = release
 
     def request(self, method: str, target: str, headers: list[tuple[str, str]] | None = None,
                 body: bytes | Iterable[bytes] | None = None) -> Response:
         """Send a request and read the response head; the body is read through the returned Response."""
         self._send_request(method, target, headers or [], body)
-        event = self._next_response_event()
-        if isinstance(event, h11.InformationalResponse):
-            raise h11.RemoteProtocolError(f"unexpected {event.status_code} response", 502)
-        return Response(self, event)
+        head = self._next_head()
+        if self._reader.switched:
+            raise ProtocolError("unexpected 101 response")
+        return Response(self, head)
 
     def upgrade(self, method: str, target: str, headers: list[tuple[str, str]] | None = None,
                 body: bytes | None = None) -> HijackedSocket | Response:
@@ -43,62 +46,53 @@ class HTTPConnection:
         socket; any other answer is returned as a Response (an error, usually)."""
         hdrs = [*(headers or []), ("Connection", "Upgrade"), ("Upgrade", "tcp")]
         self._send_request(method, target, hdrs, body or b"")
-        event = self._next_response_event()
-        if isinstance(event, h11.InformationalResponse):
-            if event.status_code != 101 or self._h11.our_state is not h11.SWITCHED_PROTOCOL:
-                raise h11.RemoteProtocolError(f"unexpected {event.status_code} response to upgrade", 502)
-            trailing, _closed = self._h11.trailing_data
+        head = self._next_head()
+        if self._reader.switched:
             sock, self.sock = self.sock, None
-            return HijackedSocket(sock, bytes(trailing))
-        return Response(self, event)
+            return HijackedSocket(sock, self._reader.trailing())
+        return Response(self, head)
 
     def _send_request(self, method: str, target: str, headers: list[tuple[str, str]],
                       body: bytes | Iterable[bytes] | None) -> None:
         hdrs = [("Host", self.host_header), *headers]
+        chunked = body is not None and not isinstance(body, bytes | bytearray)
         if isinstance(body, bytes | bytearray):
             hdrs.append(("Content-Length", str(len(body))))
-        elif body is not None:
+        elif chunked:
             hdrs.append(("Transfer-Encoding", "chunked"))
+        self._reader.expect(method)
         try:
-            self._send(h11.Request(method=method, target=target, headers=hdrs))
+            head = http11.request_head(method, target, hdrs)
             if isinstance(body, bytes | bytearray):
-                if body:
-                    self._send(h11.Data(data=body))
-            elif body is not None:
-                for chunk in body:
-                    if chunk:
-                        self._send(h11.Data(data=chunk))
-            self._send(h11.EndOfMessage())
+                self.sock.sendall(head + body)
+            elif chunked:
+                self.sock.sendall(head)
+                for data in body:
+                    if data:
+                        self.sock.sendall(http11.chunk(data))
+                self.sock.sendall(http11.LAST_CHUNK)
+            else:
+                self.sock.sendall(head)
         except (BrokenPipeError, ConnectionResetError) as e:
             if self.reused:
                 raise StaleConnection(str(e)) from e
             raise
 
-    def _send(self, event: h11.Event) -> None:
-        data = self._h11.send(event)
-        if data:
-            self.sock.sendall(data)
-
-    def _next_response_event(self) -> h11.Response | h11.InformationalResponse:
+    def _next_head(self) -> ResponseHead:
         received_any = False
         while True:
             try:
-                event = self._h11.next_event()
-            except h11.RemoteProtocolError:
+                event = self._reader.next_event()
+            except ProtocolError:
                 if self.reused and not received_any:
                     raise StaleConnection("connection closed by the server") from None
                 raise
-            if event is h11.NEED_DATA:
+            if event is NEED_DATA:
                 data = self._recv()
                 received_any = received_any or bool(data)
-                self._h11.receive_data(data)
+                self._reader.receive(data)
                 continue
-            if isinstance(event, h11.Response | h11.InformationalResponse):
-                return event
-            if isinstance(event, h11.ConnectionClosed):
-                if self.reused and not received_any:
-                    raise StaleConnection("connection closed by the server")
-                raise h11.RemoteProtocolError("server closed the connection without a response", 502)
+            return event
 
     def _recv(self) -> bytes:
         try:
@@ -106,24 +100,21 @@ class HTTPConnection:
         except ConnectionResetError:
             return b""
 
-    def next_body_event(self) -> h11.Data | h11.EndOfMessage:
+    def next_body_event(self) -> bytes | object:
+        """Body bytes as they come, then END_OF_MESSAGE."""
         while True:
-            event = self._h11.next_event()
-            if event is h11.NEED_DATA:
-                self._h11.receive_data(self._recv())
+            event = self._reader.next_event()
+            if event is NEED_DATA:
+                self._reader.receive(self._recv())
                 continue
-            if isinstance(event, h11.Data | h11.EndOfMessage):
-                return event
-            raise h11.RemoteProtocolError(f"unexpected {type(event).__name__} in a response body", 502)
+            return event
 
     def finish(self) -> None:
         """The response was read to its end: keep the connection for the next request, or close it."""
-        if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE:
-            self._h11.start_next_cycle()
+        if self._reader.keep_alive and self._release is not None and self.sock is not None:
             self.reused = True
-            if self._release is not None:
-                self._release(self)
-                return
+            self._release(self)
+            return
         self.close()
 
     def close(self) -> None:
@@ -135,11 +126,11 @@ class HTTPConnection:
 class Response:
     """A response whose head is read; its body is read once, whole (`read`, `json`) or as it comes."""
 
-    def __init__(self, conn: HTTPConnection, event: h11.Response):
+    def __init__(self, conn: HTTPConnection, head: ResponseHead):
         self._conn: HTTPConnection | None = conn
-        self.status = event.status_code
-        self.reason = event.reason.decode("latin-1")
-        self.headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in event.headers}
+        self.status = head.status
+        self.reason = head.reason
+        self.headers = {k.lower(): v for k, v in head.headers}
 
     def iter_content(self) -> Iterator[bytes]:
         """The body's bytes as they arrive (a chunked stream is yielded chunk by chunk)."""
@@ -149,11 +140,11 @@ class Response:
         try:
             while True:
                 event = conn.next_body_event()
-                if isinstance(event, h11.EndOfMessage):
+                if event is END_OF_MESSAGE:
                     self._conn = None
                     conn.finish()
                     return
-                yield bytes(event.data)
+                yield event
         finally:
             if self._conn is not None:
                 self.close()
@@ -161,8 +152,8 @@ class Response:
     def iter_lines(self) -> Iterator[bytes]:
         """Newline-separated records of a streamed body (events, pull progress), without the newline."""
         pending = b""
-        for chunk in self.iter_content():
-            pending += chunk
+        for data in self.iter_content():
+            pending += data
             *lines, pending = pending.split(b"\n")
             yield from (line for line in lines if line.strip())
         if pending.strip():

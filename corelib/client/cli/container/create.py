@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from corelib.client.cli import refs
 from corelib.client.cli.command import Cli, CommandSpec, StatusError, with_help
 from corelib.client.cli.container import opts as copts
 from corelib.client.cli.flags import FlagSet, Options
@@ -81,6 +80,8 @@ def pull_image(cli: Cli, image: str, opts: Options) -> None:
 
 def create_container(cli: Cli, container_config: dict, opts: Options) -> str:
     """ContainerCreate; when the image is missing, say so, pull it and create again."""
+    from corelib.client.cli import refs
+
     image = container_config["Image"]
     # The full reference parser is needed only for names that are not plainly valid ("busybox",
     # "busybox:1.36"): those are validated up front, as docker does, the rest when a pull is due.
