@@ -90,3 +90,15 @@ def flush(timeout: float = 30.0) -> bool:
     """Wait until every update so far has reached the widgets, and send their whole state again (so
     a notebook saved, or executed by nbclient, keeps what they show)."""
     return session().pump.flush(timeout, resend=True)
+
+
+_FRAMES = ("spans_frame", "events_frame", "phase_percentiles", "layer_share", "per_run", "self_time_ms")
+
+
+def __getattr__(name: str) -> Any:
+    """The analysis helpers of nbext.frames, imported (with pandas) when first asked for."""
+    if name in _FRAMES:
+        from nbext import frames
+
+        return getattr(frames, name)
+    raise AttributeError(f"module 'nbext' has no attribute {name!r}")
