@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from corelib.client.api._path import esc
-
-if TYPE_CHECKING:
-    from corelib.client.transport.http import HijackedSocket, Response
+from corelib.client.transport.http import HijackedSocket, Response
 
 
 class ContainerApiMixin:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from corelib.client.api._path import esc
-
-if TYPE_CHECKING:
-    from corelib.client.transport.http import Response
+from corelib.client.transport.http import Response
 
 NO_AUTH = "e30="  # base64url("{}"): what docker sends when it has no credentials
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from corelib.client.transport.http import Response
+from corelib.client.transport.http import Response
 
 
 class SystemApiMixin:

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import IO
 
 from corelib.client.cli.command import PROG, Cli, CommandSpec, StatusError, check_args, usage_error
 from corelib.client.cli.flags import FlagError, FlagSet, Options
+
+TYPE_CHECKING = False  # typing itself is not imported: it costs the CLI's start-up time
+if TYPE_CHECKING:
+    from typing import IO
 
 _C, _I, _S = "corelib.client.cli.container.", "corelib.client.cli.image.", "corelib.client.cli.system."
 

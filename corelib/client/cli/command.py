@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING
 
 from corelib.client.cli.flags import FlagSet, Options
 from corelib.client.cli.streams import InStream, OutStream
 
+TYPE_CHECKING = False  # typing itself is not imported: it costs the CLI's start-up time
 if TYPE_CHECKING:
+    from typing import IO
+
     from corelib.client.api import APIClient
     from corelib.client.config import ConfigFile
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import codecs
 import os
-from typing import IO
+
+TYPE_CHECKING = False  # typing itself is not imported: it costs the CLI's start-up time
+if TYPE_CHECKING:
+    from typing import IO
 
 
 class OutStream:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import TYPE_CHECKING
 
 from corelib.client.transport.stdcopy import STDERR, Demuxer
 
+TYPE_CHECKING = False  # typing itself is not imported: it costs the CLI's start-up time
 if TYPE_CHECKING:
     from corelib.client.cli.streams import InStream, OutStream
     from corelib.client.transport.http import HijackedSocket
