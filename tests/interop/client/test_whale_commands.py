@@ -242,3 +242,24 @@ def wait_until(predicate, timeout: float = 30.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("condition not met in time")
+
+
+def test_events_follow_live(clients):
+    """Without --until the stream stays open: events arrive as they happen (--since covers the moment
+    before whale's request reached the daemon)."""
+    since = str(time.time() - 1)
+    proc = subprocess.Popen([clients.whale_bin, "-H", clients.dockerd.host, "events", "--since", since, "--filter",
+                             "container=wc-live", "--format", "{{.Action}} {{.Actor.Attributes.name}}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert clients.docker("run", "--rm", "--name", "wc-live", "--network", "none", "busybox", "true").rc == 0
+        seen = []
+        while not seen or seen[-1] != "destroy wc-live":
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+            seen.append(line.strip())
+        assert seen == ["create wc-live", "attach wc-live", "start wc-live", "die wc-live", "destroy wc-live"]
+        assert proc.poll() is None  # still following
+    finally:
+        proc.kill()
+        proc.wait()
