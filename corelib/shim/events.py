@@ -9,24 +9,13 @@ import time
 
 from corelib.api.containerd.services.ttrpc.events.v1 import events_pb2
 from corelib.shim import log
+from corelib.shim.timestamp import set_timestamp
 from corelib.ttrpc.blocking import BlockingClient
 from corelib.ttrpc.protocol import ConnectionClosed, TtrpcError
 
 EVENTS_SERVICE = "containerd.services.events.ttrpc.v1.Events"
 NAMESPACE_KEY = "containerd-namespace-ttrpc"
 MAX_REQUEUE = 5
-GO_ZERO_TIME = -62135596800  # time.Time{} as a protobuf Timestamp: what Go encodes for "not yet"
-
-
-def set_timestamp(field: object, ns: int | None) -> None:
-    """Fill a google.protobuf.Timestamp field from time.time_ns(); None is Go's zero time, which the
-    real shim encodes too (a timestamp field is never left out)."""
-    if ns is None:
-        field.seconds, field.nanos = GO_ZERO_TIME, 0  # type: ignore[attr-defined]
-    else:
-        field.seconds, field.nanos = divmod(ns, 1_000_000_000)  # type: ignore[attr-defined]
-
-
 class Publisher:
     def __init__(self, address: str, namespace: str, retry_pause: float = 1.0):
         self.address = address

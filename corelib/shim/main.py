@@ -80,9 +80,9 @@ def run(action: str, flags: dict) -> int:
         sys.stdout.write(address)
         return 0
     if action == "delete":
-        from corelib.shim import manager
+        from corelib.shim import cleanup
 
-        sys.stdout.buffer.write(manager.delete(flags["namespace"], flags["id"], flags["bundle"]))
+        sys.stdout.buffer.write(cleanup.delete(flags["namespace"], flags["id"], flags["bundle"]))
         return 0
     if action:
         raise ValueError(f"unknown action {action!r}")

@@ -1,30 +1,21 @@
-"""The `start` and `delete` actions containerd runs the shim binary with (the runc shim's manager).
-
-start: make the socket, start the long-lived server on it (a new process group, child subreaper,
-nothing of containerd's pipes), write <bundle>/address, print the address and return.
-delete: clean up after a shim that is gone (force-delete the container, unmount its rootfs) and
-print a DeleteResponse; it must succeed when there is nothing left to clean up.
+"""The `start` action containerd runs the shim binary with (the runc shim's manager): make the
+socket, start the long-lived server on it (a new process group, child subreaper, nothing of
+containerd's pipes), write <bundle>/address, print the address and return (containerd waits).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import socket
 import subprocess
 import sys
-import time
 
 from corelib.api.containerd.runtime.v2.runc.options import oci_pb2
-from corelib.api.containerd.runtime.v2.task import shim_pb2
-from corelib.shim import log, mount
-from corelib.shim.events import set_timestamp
 
 SOCKET_ROOT = "/run/containerd/s"
 PR_SET_CHILD_SUBREAPER = 36
-SIGKILL = 9
 # The server runs without site (-S): its imports are found on the paths `start` passes it.
 BOOTSTRAP = ("import sys; sys.path[:0] = sys.argv.pop(1).split(':'); "
              "from corelib.shim.main import main; sys.exit(main())")
@@ -165,46 +156,3 @@ def adjust_oom_score(pid: int) -> None:
         score = int(f.read())
     with open(f"/proc/{pid}/oom_score_adj", "w") as f:
         f.write(str(min(score + 1, 1000)))
-
-
-def delete(namespace: str, id: str, bundle: str) -> bytes:
-    """What is left of a task whose shim is gone: the runc container, the rootfs mount."""
-    from corelib.shim.reaper import Reaper
-    from corelib.shim.runc import RUNC_ROOT, Runc, RuntimeFailure, read_pid_file
-
-    bundle = bundle or os.path.join(os.path.dirname(os.getcwd()), id)
-    binary, root = read_runtime(bundle)
-    reaper = Reaper()
-    reaper.start()
-    runtime = Runc(reaper, binary, os.path.join(root or RUNC_ROOT, namespace), os.path.join(bundle, "log.json"))
-    try:
-        runtime.delete(id, force=True)
-    except (RuntimeFailure, OSError) as e:
-        log.warn(f"failed to remove runc container: {e}")
-    try:
-        mount.unmount_all(reaper, os.path.join(bundle, "rootfs"))
-    except OSError as e:
-        log.warn(f"failed to cleanup rootfs mount: {e}")
-    try:
-        pid = read_pid_file(os.path.join(bundle, "init.pid"))
-    except (OSError, ValueError) as e:
-        log.warn(f"failed to read init pid file: {e}")
-        pid = 0
-    response = shim_pb2.DeleteResponse(pid=pid, exit_status=128 + SIGKILL)
-    set_timestamp(response.exited_at, time.time_ns())
-    return response.SerializeToString()
-
-
-def read_runtime(bundle: str) -> tuple[str, str]:
-    """(runtime binary, runc root) that Create recorded in the bundle; defaults if it never ran."""
-    try:
-        with open(os.path.join(bundle, "runtime")) as f:
-            binary = f.read().strip()
-    except FileNotFoundError:
-        binary = ""
-    try:
-        with open(os.path.join(bundle, "options.json")) as f:
-            root = json.load(f).get("root", "")
-    except (FileNotFoundError, ValueError):
-        root = ""
-    return binary, root

@@ -13,11 +13,12 @@ from corelib.api.containerd.runtime.v2.runc.options import oci_pb2
 from corelib.api.containerd.runtime.v2.task import shim_pb2 as api
 from corelib.api.containerd.types.task import task_pb2 as types
 from corelib.shim import log, mount
-from corelib.shim.events import Publisher, set_timestamp
+from corelib.shim.events import Publisher
 from corelib.shim.process import Exec, Init, Process
 from corelib.shim.reaper import Reaper
 from corelib.shim.runc import RUNC_ROOT, Runc
 from corelib.shim.stdio import ProcessIO
+from corelib.shim.timestamp import set_timestamp
 
 OPTIONS_TYPE = "containerd.runc.v1.Options"
 STATUS = {"created": types.CREATED, "running": types.RUNNING, "stopped": types.STOPPED,

@@ -12,7 +12,8 @@ import pytest
 
 from corelib.api.containerd.events import task_pb2 as events
 from corelib.api.containerd.services.ttrpc.events.v1 import events_pb2
-from corelib.shim.events import GO_ZERO_TIME, Publisher, set_timestamp
+from corelib.shim.events import Publisher
+from corelib.shim.timestamp import GO_ZERO_TIME, set_timestamp
 from corelib.ttrpc.blocking import BlockingServer
 from corelib.ttrpc.unix import listen
 
