@@ -36,9 +36,5 @@ def validate(digest: str) -> str:
     return digest
 
 
-def hasher(digest: str):  # noqa: ANN201 - a hashlib object
-    return hashlib.new(digest.partition(":")[0])
-
-
 def of_bytes(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()

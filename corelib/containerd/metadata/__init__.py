@@ -104,10 +104,6 @@ def timestamp(ns: int) -> Timestamp:
     return Timestamp(seconds=ns // 1_000_000_000, nanos=ns % 1_000_000_000)
 
 
-def ns_of(ts: Timestamp) -> int:
-    return ts.seconds * 1_000_000_000 + ts.nanos
-
-
 def dump_labels(labels: dict[str, str]) -> str:
     return json.dumps(dict(labels), sort_keys=True)
 

@@ -79,9 +79,6 @@ class TaskManager:
     def list(self, ns: str) -> list[Shim]:
         return [shim for (n, _), shim in sorted(self.tasks.items()) if n == ns]
 
-    def all(self) -> list[Shim]:
-        return list(self.tasks.values())
-
     def _binary(self, bundle: Bundle, runtime_path: str) -> ShimBinary:
         return ShimBinary(bundle, runtime_path, self.address, self.ttrpc_address, self.debug)
 
@@ -155,16 +152,12 @@ class TaskManager:
 
         async def finish() -> None:
             try:
-                await shim.shutdown()
-                await shim.close()
-                await shim.closed.wait()
-                with contextlib.suppress(OSError):
-                    await asyncio.to_thread(shim.bundle.delete)
+                await self._teardown(shim)
             finally:
-                if self.cleanups.get(key) is task:
+                if self.cleanups.get(key) is cleanup:
                     del self.cleanups[key]
-        task = asyncio.get_running_loop().create_task(finish())
-        self.cleanups[key] = task
+        cleanup = asyncio.get_running_loop().create_task(finish())
+        self.cleanups[key] = cleanup
 
     async def _teardown(self, shim: Shim) -> None:
         await shim.shutdown()

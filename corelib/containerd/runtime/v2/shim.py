@@ -79,9 +79,6 @@ class Shim:
 
     # The task service, for the init process (exec_id "") or an exec'd one.
 
-    async def connect(self) -> task.ConnectResponse:
-        return await self.call("Connect", task.ConnectRequest(id=self.id), task.ConnectResponse)
-
     async def pid(self, timeout: float | None = None) -> int:
         return (await self.call("Connect", task.ConnectRequest(id=self.id), task.ConnectResponse,
                                 timeout=timeout)).task_pid
