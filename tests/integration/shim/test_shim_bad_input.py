@@ -14,6 +14,7 @@ from corelib.api.ttrpc import ttrpc_pb2
 from corelib.ttrpc import Code, TtrpcError
 from corelib.ttrpc.protocol import MESSAGE_LENGTH_MAX, encode_frame
 from tests.integration.shim.conftest import TASK, process_gone, wait_until
+from tests.unit.test_ttrpc_server import read_response
 
 RUNTIME_ERROR = 'runc run failed: unable to start container process: exec: "nope": executable file not found in $PATH'
 LOG_LINES = [{"level": "warning", "msg": "about to fail"}, {"level": "error", "msg": "an earlier problem"},
@@ -98,19 +99,6 @@ def raw(shim) -> socket.socket:
     return sock
 
 
-def response(sock: socket.socket) -> tuple[int, ttrpc_pb2.Response]:
-    def exactly(n: int) -> bytes:
-        data = b""
-        while len(data) < n:
-            chunk = sock.recv(n - len(data))
-            assert chunk, "the shim hung up"
-            data += chunk
-        return data
-
-    header = exactly(10)
-    return int.from_bytes(header[4:8], "big"), ttrpc_pb2.Response.FromString(exactly(int.from_bytes(header[:4], "big")))
-
-
 def state_frame(stream_id: int, id: str) -> bytes:
     payload = shim_pb2.ConnectRequest(id=id).SerializeToString()
     request = ttrpc_pb2.Request(service=TASK, method="Connect", payload=payload)
@@ -124,13 +112,13 @@ def test_broken_frames_get_errors_and_the_shim_keeps_serving(shim):
     length = MESSAGE_LENGTH_MAX + 100
     with raw(shim) as sock:
         sock.sendall(length.to_bytes(4, "big") + (1).to_bytes(4, "big") + b"\x01\x00" + b"\x00" * length)
-        stream_id, answer = response(sock)
+        stream_id, answer = read_response(sock)
         assert (stream_id, answer.status.code) == (1, Code.RESOURCE_EXHAUSTED)
         sock.sendall(encode_frame(3, 1, b"\x12\xff\xff\xff"))  # not a Request
-        stream_id, answer = response(sock)
+        stream_id, answer = read_response(sock)
         assert (stream_id, answer.status.code) == (3, Code.INVALID_ARGUMENT)
         sock.sendall(state_frame(5, shim.id))
-        stream_id, answer = response(sock)
+        stream_id, answer = read_response(sock)
         assert stream_id == 5 and shim_pb2.ConnectResponse.FromString(answer.payload).shim_pid == pid
     for cut in (3, 12, 30):  # clients that hang up inside a frame
         with raw(shim) as sock:
