@@ -4,11 +4,12 @@ through our Tasks API and learns their exits only from our /tasks/exit events.""
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.containerd.harness import WhaleContainerd
+from tests.integration.containerd.harness import WhaleContainerd, wait_for
 from tests.support.real_dockerd import DOCKER_CLI_28, RealDockerd
 
 
@@ -72,3 +73,17 @@ def test_exec_top_pause_stats_update_restart(dockerd):
     assert state["Running"] and state["Pid"] != first_pid
     docker.docker("rm", "-f", cid)
     assert ctd.ctr("task", "ls", "-q", namespace="moby").stdout == ""
+
+
+def test_dockerd_carries_on_across_a_kill_9_of_whale_containerd(dockerd):
+    docker, ctd = dockerd
+    cid = docker.docker("run", "-d", "--network", "none", "busybox", "sleep", "1000").stdout.strip()
+    ctd.restart(signal.SIGKILL)
+    assert ctd.ctr("task", "ls", "-q", namespace="moby").stdout.split() == [cid]
+    wait_for(lambda: docker.docker("stop", "-t", "1", cid, check=False).returncode == 0,
+             message="dockerd to reach containerd again")
+    state = json.loads(docker.docker("inspect", cid).stdout)[0]["State"]
+    assert (state["Status"], state["ExitCode"]) == ("exited", 137)  # the exit came through the new subscription
+    docker.docker("rm", cid)
+    assert docker.docker("run", "--rm", "--network", "none", "busybox", "echo", "still", cli=DOCKER_CLI_28).stdout \
+        == "still\n"
