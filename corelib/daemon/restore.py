@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from datetime import UTC, datetime
 
 from corelib import errdefs
 from corelib.daemon.container.container import Container
 from corelib.daemon.container.state import format_time
+from corelib.daemon.container.stream import STDERR, STDOUT
+from corelib.daemon.logger.jsonfile import JSONFileLogger
 
 log = logging.getLogger("whaled.restore")
 
@@ -63,6 +66,7 @@ class RestoreMixin:
             log.info("restored running container %s (pid %d)", container.ID[:12], container.State.Pid)
             return
         exit_code = 255
+        self._drain_output(container)
         with contextlib.suppress(errdefs.WhaleError):
             exit_code, _ = await self.containerd.delete_task(container.ID)
         container.State.Restarting = False
@@ -70,6 +74,24 @@ class RestoreMixin:
         self.LogContainerEvent(container, "die", {"exitCode": str(exit_code)})
         await self.Cleanup(container)
         self.checkpoint(container)
+
+    def _drain_output(self, container: Container) -> None:
+        """What the container wrote while we were away, still in its fifos, goes to its log."""
+        if (container.HostConfig.get("LogConfig") or {}).get("Type") == "none":
+            return
+        logger = JSONFileLogger(container.LogPath)
+        for name, stream in (("init-stdout", STDOUT), ("init-stderr", STDERR)):
+            path = self.fifo_dir(container.ID) / name
+            if not path.exists():
+                continue
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            try:
+                while chunk := _read_nonblocking(fd):
+                    logger.write(stream, chunk)
+            finally:
+                os.close(fd)
+            logger.flush(stream)
+        logger.close()
 
     def _reattach_stdio(self, container: Container) -> None:
         directory = self.fifo_dir(container.ID)
@@ -79,3 +101,9 @@ class RestoreMixin:
         self.attach_output(container, str(stdout) if stdout.exists() else "",
                            str(stderr) if stderr.exists() else "")
 
+
+def _read_nonblocking(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except BlockingIOError:
+        return b""

@@ -10,6 +10,7 @@ from corelib import errdefs
 from corelib.daemon.server.http import Request
 
 MAX_JSON_BODY = 64 << 20
+_DECODER = json.JSONDecoder()
 _FALSE = {"", "0", "no", "false", "none"}
 
 
@@ -60,7 +61,8 @@ def decode_json(body: bytes) -> object:
     if not text.strip():
         raise errdefs.WhaleError("EOF")
     try:
-        return json.loads(text)
+        # Like Go's json.Decoder: one value is read, whatever follows it is left unread.
+        return _DECODER.raw_decode(text, len(text) - len(text.lstrip()))[0]
     except json.JSONDecodeError as e:
         raise errdefs.WhaleError(go_syntax_error(text, e)) from None
     except RecursionError:
@@ -72,7 +74,6 @@ _EXPECTING = {
     "Expecting value": "looking for beginning of value",
     "Expecting ':' delimiter": "after object key",
     "Expecting ',' delimiter": "after object key:value pair",
-    "Extra data": "after top-level value",
     "Invalid control character at": "in string literal",
     "Invalid \\escape": "in string escape code",
 }
