@@ -3,6 +3,7 @@ for the real shim): v1 hierarchies found through /proc/self/mountinfo, or the v2
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 
@@ -45,10 +46,14 @@ def v1_mounts() -> dict[str, tuple[str, str]]:
     return mounts
 
 
-def v1_dir(controller: str, pid: int) -> str:
-    mount_point, root = v1_mounts()[controller]
-    path = process_cgroups(pid)[controller]
-    return os.path.join(mount_point, os.path.relpath(path, root).removeprefix("."))
+def v1_dirs(pid: int) -> dict[str, str]:
+    """{controller: directory} of the cgroups `pid` is in, for every mounted v1 controller."""
+    mounts, dirs = v1_mounts(), {}
+    for controller, path in process_cgroups(pid).items():
+        if controller in mounts:
+            mount_point, root = mounts[controller]
+            dirs[controller] = os.path.join(mount_point, os.path.relpath(path, root).removeprefix("."))
+    return dirs
 
 
 def read_int(path: str) -> int:
@@ -63,14 +68,11 @@ def read_int(path: str) -> int:
 def read_flat(path: str) -> dict[str, int]:
     """A `key value` per line file (memory.stat, cpu.stat, memory.events...)."""
     values = {}
-    try:
-        with open(path) as f:
-            for line in f:
-                key, _, value = line.partition(" ")
-                if value.strip().lstrip("-").isdigit():
-                    values[key] = int(value)
-    except OSError:
-        pass
+    with contextlib.suppress(OSError), open(path) as f:
+        for line in f:
+            key, _, value = line.partition(" ")
+            if value.strip().lstrip("-").isdigit():
+                values[key] = int(value)
     return values
 
 
@@ -79,32 +81,31 @@ def stats(pid: int) -> tuple[str, bytes]:
     if not pid or not os.path.exists(f"/proc/{pid}"):
         raise errdefs.NotFound("cgroup does not exist: not found")
     if unified():
-        return "io.containerd.cgroups.v2.Metrics", v2_metrics(os.path.join(CGROUP_ROOT, process_cgroups(pid)[""]
-                                                                         .lstrip("/"))).SerializeToString()
+        path = os.path.join(CGROUP_ROOT, process_cgroups(pid)[""].lstrip("/"))
+        return "io.containerd.cgroups.v2.Metrics", v2_metrics(path).SerializeToString()
     return "io.containerd.cgroups.v1.Metrics", v1_metrics(pid).SerializeToString()
 
 
 def v1_metrics(pid: int):
     from corelib.api.cgroups.v1 import metrics_pb2 as v1
 
-    metrics = v1.Metrics()
-    pids = v1_dir("pids", pid)
-    metrics.pids.current, metrics.pids.limit = read_int(f"{pids}/pids.current"), read_int(f"{pids}/pids.max")
-    cpuacct = v1_dir("cpuacct", pid)
-    usage = metrics.cpu.usage
-    usage.total = read_int(f"{cpuacct}/cpuacct.usage")
-    ticks = read_flat(f"{cpuacct}/cpuacct.stat")
-    usage.kernel, usage.user = (ticks.get(k, 0) * 1_000_000_000 // USER_HZ for k in ("system", "user"))
-    try:
-        with open(f"{cpuacct}/cpuacct.usage_percpu") as f:
+    metrics, dirs = v1.Metrics(), v1_dirs(pid)
+    if pids := dirs.get("pids"):
+        metrics.pids.current, metrics.pids.limit = read_int(f"{pids}/pids.current"), read_int(f"{pids}/pids.max")
+    if cpuacct := dirs.get("cpuacct"):
+        usage = metrics.cpu.usage
+        usage.total = read_int(f"{cpuacct}/cpuacct.usage")
+        ticks = read_flat(f"{cpuacct}/cpuacct.stat")
+        usage.kernel, usage.user = (ticks.get(k, 0) * 1_000_000_000 // USER_HZ for k in ("system", "user"))
+        with contextlib.suppress(OSError), open(f"{cpuacct}/cpuacct.usage_percpu") as f:
             usage.per_cpu.extend(int(v) for v in f.read().split())
-    except OSError:
-        pass
-    throttled = read_flat(f"{v1_dir('cpu', pid)}/cpu.stat")
-    metrics.cpu.throttling.periods = throttled.get("nr_periods", 0)
-    metrics.cpu.throttling.throttled_periods = throttled.get("nr_throttled", 0)
-    metrics.cpu.throttling.throttled_time = throttled.get("throttled_time", 0)
-    v1_memory(metrics, v1_dir("memory", pid))
+    if cpu := dirs.get("cpu"):
+        throttled = read_flat(f"{cpu}/cpu.stat")
+        metrics.cpu.throttling.periods = throttled.get("nr_periods", 0)
+        metrics.cpu.throttling.throttled_periods = throttled.get("nr_throttled", 0)
+        metrics.cpu.throttling.throttled_time = throttled.get("throttled_time", 0)
+    if memory := dirs.get("memory"):
+        v1_memory(metrics, memory)
     return metrics
 
 
@@ -198,4 +199,5 @@ class OOMWatch:
 def watch_oom(pid: int, notify: Callable[[], None]) -> OOMWatch | None:
     if unified():
         return None  # v2 reports OOM kills in memory.events; not watched by this shim yet
-    return OOMWatch(v1_dir("memory", pid), notify)
+    memory = v1_dirs(pid).get("memory")
+    return OOMWatch(memory, notify) if memory else None

@@ -127,10 +127,16 @@ class Init(Process):
             except RuntimeFailure as e:
                 self.io.close()
                 raise self.runtime.runtime_error(e, "OCI runtime create failed") from None
-            self.io.handed_over()
-            if console.path:
-                self.io.attach_console(console.receive_master())
-        self.pid = read_pid_file(self.pid_file)
+            try:
+                self.io.handed_over()
+                if console.path:
+                    self.io.attach_console(console.receive_master())
+                self.pid = read_pid_file(self.pid_file)
+            except BaseException:  # created, but not usable: take it down again
+                self.io.close()
+                with contextlib.suppress(RuntimeFailure):
+                    self.runtime.delete(self.id, force=True)
+                raise
 
     def status(self) -> str:
         return "pausing" if self.pausing else self.state

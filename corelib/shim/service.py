@@ -340,7 +340,7 @@ def watch_oom(pid: int, notify: Callable[[], None]) -> object | None:
 
     try:
         return cgroups.watch_oom(pid, notify)
-    except OSError as e:
+    except (OSError, ValueError) as e:  # a process already gone, a cgroup without memory.oom_control
         log.warn(f"add cg to OOM monitor: {e}")
         return None
 
