@@ -15,10 +15,8 @@ from pathlib import Path
 import pytest
 
 from corelib.images.archive import write_docker_archive
-from tests.interop.client.conftest import Clients
 from tests.support import cleanup
 from tests.support.env import require_binary
-from tests.support.real_dockerd import RealDockerd
 
 REGISTRY_CONFIG = """\
 version: 0.1
@@ -88,9 +86,9 @@ def registry(busybox_rootfs, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def pull_clients(registry, tmp_path_factory):
-    with RealDockerd(extra_args=["--insecure-registry", registry.host]) as daemon:
-        yield Clients(daemon, tmp_path_factory.mktemp("pull-clients"))
+def pull_clients(clients):
+    """The module's daemon (dockerd, whaled); a registry on 127.0.0.0/8 is insecure by default."""
+    return clients
 
 
 def test_run_pulls_a_missing_image(pull_clients, registry):
