@@ -20,8 +20,9 @@ test: setup
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# `make lab LAB_ARGS=--no-browser` on a headless machine: the URL is printed either way.
 lab: setup
-	@echo "make lab: the notebook layer (issue 7) does not exist yet; 'make test' works."
+	$(PY) -m nbext.lab $(LAB_ARGS)
 
 lint: setup
 	$(PY) -m ruff check .
