@@ -6,12 +6,17 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nbext.stack import EmbeddedStack
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 # Nothing that calls out to the internet: no update check, no news, no extension catalogue.
@@ -45,12 +50,12 @@ def wait_until_serving(url: str, token: str, proc: subprocess.Popen, timeout: fl
     raise RuntimeError(f"JupyterLab did not answer at {url} in {timeout:.0f}s")
 
 
-def start_stack(env: dict[str, str]) -> object | None:
+def start_stack(env: dict[str, str]) -> EmbeddedStack | None:
     """Our stack for the lab's lifetime, unless WHALE_HOST names a daemon; without root, the reason."""
     if env.get("WHALE_HOST"):
         print(f"Using the daemon at WHALE_HOST={env['WHALE_HOST']}")
         return None
-    from nbext.stack import EmbeddedStack, StackUnavailable
+    from nbext.stack import EmbeddedStack, StackUnavailable  # noqa: F811 - at run time
 
     try:
         stack = EmbeddedStack().start()
@@ -68,11 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="default: a free one")
     parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS)
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # as Ctrl-C: stop JupyterLab, then the stack
     env = dict(os.environ)
     stack = start_stack(env)
     port, token = args.port or free_port(), secrets.token_hex(16)
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(jupyter_argv(args.notebooks, port, token, not args.no_browser), env=env)
+    from nbext.stack import die_with_parent
+
+    proc = subprocess.Popen(jupyter_argv(args.notebooks, port, token, not args.no_browser), env=env,
+                            preexec_fn=die_with_parent)
     try:
         wait_until_serving(url, token, proc)
         print(f"\nJupyterLab is ready: {url}/lab?token={token}\n(Ctrl-C stops it and the stack.)", flush=True)

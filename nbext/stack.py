@@ -107,7 +107,7 @@ class EmbeddedStack:
     def _spawn(self, argv: list[str], log_name: str) -> subprocess.Popen:
         with open(self.dir / log_name, "ab") as log:
             proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                    preexec_fn=_die_with_parent, cwd=self.dir)
+                                    preexec_fn=die_with_parent, cwd=self.dir)
         self.procs.append(proc)
         return proc
 
@@ -218,7 +218,9 @@ def _connects(path: str) -> bool:
             return False
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """In the child, before exec: a session of its own (the terminal's Ctrl-C is its parent's to
+    handle), and SIGTERM when the parent dies, however it dies."""
     os.setsid()
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
