@@ -3,9 +3,8 @@ effective/permitted/inheritable set with capset(2), then ambient raised (errors 
 
 from __future__ import annotations
 
-import contextlib
-
 from corelib.runc import linux
+from corelib.runc.errors import ignored
 
 NAMES = (
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
@@ -66,5 +65,5 @@ class Caps:
         for cap in range(self.top + 1):
             raise_it = self.masks["ambient"] & (1 << cap)
             # ambient needs the cap in permitted and inheritable; runc ignores the failure too
-            with contextlib.suppress(OSError):
+            with ignored(OSError):
                 linux.prctl(linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_RAISE if raise_it else 3, cap)

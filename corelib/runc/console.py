@@ -5,9 +5,10 @@ copies between it and its own stdio, as runc's tty.go does."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
+
+from corelib.runc.errors import RuncError, ignored, strerror
 
 TIOCSCTTY = 0x540E
 TIOCSWINSZ = 0x5414
@@ -15,7 +16,6 @@ TIOCGWINSZ = 0x5413
 
 
 def connect(path: str) -> socket.socket:
-    from corelib.runc.errors import RuncError, strerror
 
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -121,5 +121,5 @@ def _write_all(fd: int, data: bytes) -> None:
 def _copy_winsize(src: int, dst: int) -> None:
     import fcntl
 
-    with contextlib.suppress(OSError):
+    with ignored(OSError):
         fcntl.ioctl(dst, TIOCSWINSZ, fcntl.ioctl(src, TIOCGWINSZ, b"\0" * 8))

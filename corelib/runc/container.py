@@ -3,12 +3,11 @@ exec.fifo while it is created-but-not-started, and the status runc derives from 
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import time
 
-from corelib.runc.errors import NOT_EXIST, NOT_RUNNING, RuncError
+from corelib.runc import jsonlite as json
+from corelib.runc.errors import NOT_EXIST, NOT_RUNNING, RuncError, ignored
 
 STATE_FILE = "state.json"
 EXEC_FIFO = "exec.fifo"
@@ -187,7 +186,7 @@ def signal_all(cgroups, sig: int) -> None:
     except (RuncError, OSError):
         pass
     for pid in cgroups.pids():
-        with contextlib.suppress(ProcessLookupError):
+        with ignored(ProcessLookupError):
             os.kill(pid, sig)
     if frozen:
         cgroups.freeze(False)
@@ -214,9 +213,9 @@ def remove_all(path: str) -> None:
         if entry.is_dir(follow_symlinks=False):
             remove_all(entry.path)
         else:
-            with contextlib.suppress(FileNotFoundError):
+            with ignored(FileNotFoundError):
                 os.unlink(entry.path)
-    with contextlib.suppress(FileNotFoundError):
+    with ignored(FileNotFoundError):
         os.rmdir(path)
 
 

@@ -43,3 +43,16 @@ def describe(exc: BaseException) -> str:
 def path_error(op: str, path: str, exc: OSError) -> RuncError:
     """Go's os.PathError text: `open /x: permission denied`."""
     return RuncError(f"{op} {path}: {strerror(exc.errno or 0)}")
+
+
+class ignored:
+    """contextlib.suppress, without importing contextlib (and functools, collections) at start-up."""
+
+    def __init__(self, *exceptions: type[BaseException]):
+        self.exceptions = exceptions
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, value, traceback) -> bool:
+        return kind is not None and issubclass(kind, self.exceptions)

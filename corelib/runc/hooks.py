@@ -3,13 +3,12 @@ lifecycle step's error, worded as runc's."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import select
 import time
 
-from corelib.runc.errors import RuncError
+from corelib.runc import jsonlite as json
+from corelib.runc.errors import RuncError, ignored
 from corelib.runc.process import default_signals
 
 
@@ -42,7 +41,7 @@ def run_hook(hook: dict, payload: bytes) -> None:
             os._exit(127)
     for fd in (stdin_r, out_w, err_w):
         os.close(fd)
-    with contextlib.suppress(BrokenPipeError):
+    with ignored(BrokenPipeError):
         os.write(stdin_w, payload)
     os.close(stdin_w)
     timeout = hook.get("timeout")

@@ -7,21 +7,20 @@ by the runtime), seccomp, capabilities and user, then the wait on exec.fifo and 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 
 from corelib.runc import capabilities, linux, rootfs
-from corelib.runc.errors import RuncError, strerror
+from corelib.runc.errors import RuncError, ignored, strerror
 from corelib.runc.process import Channel, ProcessConfig
 
 
 def preload(cfg: ProcessConfig) -> object:
     """Import (and dlopen) now what the init needs later: once it is in a user namespace or inside the
     container's filesystem, the interpreter's own files are out of reach. Returns libseccomp, if needed."""
+    import _socket  # noqa: F401
     import fcntl  # noqa: F401
     import select  # noqa: F401
-    import socket  # noqa: F401
     import struct  # noqa: F401
 
     import corelib.runc.cgroups.v1  # noqa: F401
@@ -170,14 +169,17 @@ def join_session_keyring(container_id: str, userns: bool) -> None:
 
 def loopback_up() -> None:
     """`lo` is down in a new network namespace; runc brings it up."""
+    import _socket  # the C module: `socket` drags in enum and selectors
     import fcntl
-    import socket
     import struct
 
     siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        flags = struct.unpack_from("H", fcntl.ioctl(s, siocgifflags, struct.pack("16sH14x", b"lo", 0)), 16)[0]
-        fcntl.ioctl(s, siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
+        flags = struct.unpack_from("H", fcntl.ioctl(s.fileno(), siocgifflags, struct.pack("16sH14x", b"lo", 0)), 16)[0]
+        fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
+    finally:
+        s.close()
 
 
 def process_env(process: dict) -> dict:
@@ -323,7 +325,7 @@ def close_exec_from(first: int) -> None:
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         if fd >= first:
-            with contextlib.suppress(OSError):
+            with ignored(OSError):
                 fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.fcntl(fd, fcntl.F_GETFD) | fcntl.FD_CLOEXEC)
 
 
@@ -425,7 +427,7 @@ def execute(cfg: ProcessConfig, executable: str, env: dict, chan: Channel | None
     flush_stdio()
     default_signals()
     for fd in range(3, 3 + cfg.preserve_fds):
-        with contextlib.suppress(OSError):
+        with ignored(OSError):
             os.set_inheritable(fd, True)
     try:
         os.execve(executable, cfg.process["args"], env)

@@ -3,7 +3,6 @@ the runtime's half of `create`, `run` and `exec` (runc's utils_linux.go and libc
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 
@@ -11,7 +10,7 @@ from corelib.runc import cgroups
 from corelib.runc import spec as specconv
 from corelib.runc.cgroups.devices import rules_from_spec
 from corelib.runc.container import EXEC_FIFO, Container, remove_all, rfc3339_nano, validate_id
-from corelib.runc.errors import ALREADY_EXISTS, RuncError, describe
+from corelib.runc.errors import ALREADY_EXISTS, RuncError, describe, ignored
 from corelib.runc.process import (
     ChildGone,
     Janitor,
@@ -95,7 +94,7 @@ def create_container(ctx, container_id: str, opts: CreateOptions) -> tuple[Conta
             write_pid_file(opts.pid_file, container.pid)
     except BaseException:
         remove_all(state_dir)
-        with contextlib.suppress(RuncError):
+        with ignored(RuncError):
             manager.destroy()
         janitor.done()
         raise

@@ -4,11 +4,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import sys
 import time
+
+from corelib.runc import jsonlite as json
+from corelib.runc.errors import ignored
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
@@ -45,7 +46,7 @@ class Logger:
     def log(self, level: str, msg: str) -> None:
         if LEVELS[level] < self.threshold:
             return
-        with contextlib.suppress(OSError):
+        with ignored(OSError):
             os.write(self.fd, format_line(level, msg, self.fmt).encode())
 
     def debug(self, msg: str) -> None:

@@ -8,14 +8,13 @@ in lock step: `pid`, then `hooks` (cgroup limits set, prestart/createRuntime hoo
 
 from __future__ import annotations
 
-import contextlib
-import json
+import _signal as signal  # the C module: `signal` wraps it in enums, which costs start-up
 import os
-import signal
 import sys
 
+from corelib.runc import jsonlite as json
 from corelib.runc import linux
-from corelib.runc.errors import RuncError, describe, strerror
+from corelib.runc.errors import RuncError, describe, ignored, strerror
 
 
 class ChildGone(RuncError):
@@ -119,7 +118,7 @@ def default_signals() -> None:
 
 def flush_stdio() -> None:
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
+        with ignored(OSError, ValueError):
             stream.flush()
 
 
@@ -233,7 +232,7 @@ def set_rlimits(pid: int, rlimits: list[dict]) -> None:
 def kill_quietly(*pids: int | None) -> None:
     for pid in pids:
         if pid:
-            with contextlib.suppress(OSError):
+            with ignored(OSError):
                 os.kill(pid, signal.SIGKILL)
 
 
@@ -253,7 +252,7 @@ def forward_and_wait(pid: int) -> int:
                  and s < signal.SIGRTMIN]
     previous = {}
     for s in forwarded:
-        with contextlib.suppress(OSError, ValueError):
+        with ignored(OSError, ValueError):
             previous[s] = signal.signal(s, lambda sig, _frame: _pass_on(pid, sig))
     try:
         while True:
@@ -272,7 +271,7 @@ def forward_and_wait(pid: int) -> int:
 
 
 def _pass_on(pid: int, sig: int) -> None:
-    with contextlib.suppress(OSError):
+    with ignored(OSError):
         os.kill(pid, sig)
 
 
@@ -334,6 +333,6 @@ class Janitor:
         from corelib.runc.container import remove_all, wait_cgroup_empty
 
         wait_cgroup_empty(cgroups)
-        with contextlib.suppress(RuncError):
+        with ignored(RuncError):
             cgroups.destroy()
         remove_all(state_dir)

@@ -4,12 +4,11 @@ remounts, readonlyPaths and maskedPaths."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 
 from corelib.runc import linux as L
-from corelib.runc.errors import RuncError, strerror
+from corelib.runc.errors import RuncError, ignored, strerror
 from corelib.runc.spec import Mount
 
 DEFAULT_MOUNT_FLAGS = L.MS_NOEXEC | L.MS_NOSUID | L.MS_NODEV
@@ -293,7 +292,7 @@ def mount_cgroup(m: Mount, dest: str, c: MountContext) -> None:
             _remount(target, L.MS_BIND | L.MS_REC | m.flags, source)
         if "," in name:
             for sub in name.split(","):
-                with contextlib.suppress(FileExistsError):
+                with ignored(FileExistsError):
                     os.symlink(name, os.path.join(dest, sub))
 
 
@@ -339,7 +338,7 @@ def bind_device(d: dict, dest: str) -> None:
 
 def setup_ptmx(rootfs: str) -> None:
     ptmx = os.path.join(rootfs, "dev/ptmx")
-    with contextlib.suppress(FileNotFoundError):
+    with ignored(FileNotFoundError):
         os.remove(ptmx)
     os.symlink("pts/ptmx", ptmx)
 
@@ -350,7 +349,7 @@ def setup_dev_symlinks(rootfs: str) -> None:
     if os.path.exists("/proc/kcore"):
         links.append(("/proc/kcore", "dev/core"))
     for src, dst in links:
-        with contextlib.suppress(FileExistsError):
+        with ignored(FileExistsError):
             os.symlink(src, os.path.join(rootfs, dst))
 
 

@@ -3,9 +3,9 @@ the conversions runc's specconv makes (mount options, namespaces, devices, rlimi
 
 from __future__ import annotations
 
-import json
 import os
 
+from corelib.runc import jsonlite as json
 from corelib.runc import linux as _l
 from corelib.runc.errors import RuncError, strerror
 

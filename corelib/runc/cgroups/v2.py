@@ -4,13 +4,12 @@ cgroup.freeze and waits for cgroup.events to say `frozen 1`."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 
 from corelib.runc.cgroups import IGNORABLE, own_cgroup_paths, read_file, read_pids, remove_path, write_file
 from corelib.runc.cgroups.devices import attach_program
-from corelib.runc.errors import RuncError
+from corelib.runc.errors import RuncError, ignored
 
 
 def cpu_weight(shares: int) -> int:
@@ -83,7 +82,7 @@ class Manager:
                     write_file(current, "cgroup.subtree_control", " ".join("+" + c for c in wanted))
                 except RuncError:
                     for c in wanted:  # some controllers cannot move (threaded, busy); take what we can
-                        with contextlib.suppress(RuncError):
+                        with ignored(RuncError):
                             write_file(current, "cgroup.subtree_control", "+" + c)
             current = os.path.join(current, part)
             os.makedirs(current, exist_ok=True)

@@ -1,9 +1,8 @@
 """`delete [--force]`: remove a stopped (or created) container's cgroups and state, poststop hooks after."""
 
-import contextlib
 
 from corelib.runc.cli import Flag
-from corelib.runc.errors import RuncError
+from corelib.runc.errors import RuncError, ignored
 
 USAGE = "<container-id>"
 ARGS = (1, 1)
@@ -42,7 +41,7 @@ def kill_and_destroy(container, logger) -> None:
 
     from corelib.runc.container import STOPPED
 
-    with contextlib.suppress(RuncError):
+    with ignored(RuncError):
         container.signal(9)
     deadline = time.monotonic() + 10
     delay = 0.001

@@ -28,14 +28,14 @@ FLAGS = (
 
 def process_from(opts: dict, args: list[str], container) -> dict:
     import copy
-    import json
 
+    from corelib.runc import jsonlite as json
     from corelib.runc.spec import validate_process
 
     if opts["process"]:
         try:
             with open(opts["process"]) as f:
-                process = json.load(f)
+                process = json.loads(f.read())
         except OSError as e:
             from corelib.runc.errors import describe
 

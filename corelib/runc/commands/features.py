@@ -38,8 +38,9 @@ def features() -> dict:
 
 
 def run(ctx, opts: dict, args: list[str]) -> int:
-    import json
     import sys
+
+    from corelib.runc import jsonlite as json
 
     sys.stdout.write(json.dumps(features(), indent=4) + "\n")
     return 0

@@ -9,7 +9,8 @@ FLAGS = (Flag("all, a", bool, False, "send the specified signal to all processes
 
 
 def parse_signal(raw: str) -> int:
-    import signal
+    """A number, or a name with or without SIG in any case (Go's unix.SignalNum after runc's ToUpper)."""
+    import _signal  # the constants without the `signal` module's enums (start-up time)
 
     try:
         return int(raw)
@@ -18,10 +19,10 @@ def parse_signal(raw: str) -> int:
     name = raw.upper()
     if not name.startswith("SIG"):
         name = "SIG" + name
-    number = getattr(signal.Signals, name, None) if name.isidentifier() else None
-    if number is None:
+    number = getattr(_signal, name, None) if name.isidentifier() and not name.startswith("SIG_") else None
+    if not isinstance(number, int) or name in ("SIGRTMIN", "SIGRTMAX"):
         raise RuncError(f'unknown signal "{raw}"')
-    return int(number)
+    return number
 
 
 def run(ctx, opts: dict, args: list[str]) -> int:

@@ -47,8 +47,9 @@ def table(rows: list[list[str]]) -> str:
 
 
 def run(ctx, opts: dict, args: list[str]) -> int:
-    import json
     import sys
+
+    from corelib.runc import jsonlite as json
 
     items = states(ctx.root)
     if opts["quiet"]:

@@ -10,10 +10,10 @@ FLAGS = (Flag("format, f", str, "table", "select one of: table or json (default:
 
 
 def run(ctx, opts: dict, args: list[str]) -> int:
-    import json
     import subprocess
     import sys
 
+    from corelib.runc import jsonlite as json
     from corelib.runc.container import Container
 
     pids = Container.load(ctx.root, args[0]).cgroups.pids()

@@ -81,8 +81,9 @@ def to_rootless(spec: dict) -> dict:
 
 
 def run(ctx, opts: dict, args: list[str]) -> int:
-    import json
     import os
+
+    from corelib.runc import jsonlite as json
 
     bundle = opts["bundle"]
     if bundle and not os.path.isdir(bundle):

@@ -68,9 +68,9 @@ def merge(current: dict, update: dict) -> dict:
 
 
 def run(ctx, opts: dict, args: list[str]) -> int:
-    import json
     import sys
 
+    from corelib.runc import jsonlite as json
     from corelib.runc.container import STOPPED, Container
     from corelib.runc.errors import NOT_RUNNING
 
@@ -78,10 +78,10 @@ def run(ctx, opts: dict, args: list[str]) -> int:
     if opts["resources"]:
         try:
             if opts["resources"] == "-":
-                update = json.load(sys.stdin)
+                update = json.loads(sys.stdin.read())
             else:
                 with open(opts["resources"]) as f:
-                    update = json.load(f)
+                    update = json.loads(f.read())
         except ValueError as e:
             raise RuncError(f"invalid resources: {e}") from None
     else:
