@@ -35,6 +35,7 @@ def delete(namespace: str, id: str, bundle: str) -> bytes:
         mount.unmount_all(reaper, os.path.join(bundle, "rootfs"))
     except OSError as e:
         log.warn(f"failed to cleanup rootfs mount: {e}")
+    remove_dead_socket(bundle)
     try:
         pid = read_pid_file(os.path.join(bundle, "init.pid"))
     except (OSError, ValueError) as e:
@@ -58,3 +59,16 @@ def read_runtime(bundle: str) -> tuple[str, str]:
     except (FileNotFoundError, ValueError):
         root = ""
     return binary, root
+
+
+def remove_dead_socket(bundle: str) -> None:
+    """The socket of a shim that was killed stays behind unless someone removes it."""
+    from corelib.shim.manager import can_connect, remove_socket
+
+    try:
+        with open(os.path.join(bundle, "address")) as f:
+            address = f.read().strip()
+    except FileNotFoundError:
+        return
+    if address.startswith("unix://") and not can_connect(address.removeprefix("unix://")):
+        remove_socket(address)

@@ -216,6 +216,7 @@ def test_delete_action_cleans_up_after_a_dead_shim(shim):
     response = shim_pb2.DeleteResponse.FromString(result.stdout)
     assert (response.pid, response.exit_status) == (pid, 137) and response.exited_at.seconds > 0
     assert not os.path.ismount(shim.bundle / "rootfs")
+    assert not os.path.exists(shim.address.removeprefix("unix://")), "the dead shim's socket is removed"
     wait_until(lambda: process_gone(pid))
     # and again, with nothing left to clean up
     again = shim.delete_action()

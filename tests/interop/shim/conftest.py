@@ -4,6 +4,7 @@ needs."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from corelib.images.archive import write_docker_archive
+from corelib.shim.runc import RUNC_ROOT
 from tests.support.env import require_binary, venv_bin
 from tests.support.real_containerd import RealContainerd
 
@@ -42,3 +44,10 @@ def containerd(request, busybox_archive):
             ctd.ctr("images", "import", str(busybox_archive))
             ctd.runtime_name = request.param
             yield ctd
+        remove_runtime_root(namespace)
+
+
+def remove_runtime_root(namespace: str) -> None:
+    """The runtime's state directory for the namespace, which runc leaves behind once it is empty."""
+    with contextlib.suppress(FileNotFoundError):
+        os.rmdir(os.path.join(RUNC_ROOT, namespace))

@@ -109,8 +109,10 @@ def test_a_killed_shim_is_cleaned_up_by_containerd_with_its_delete_action(contai
     (shim,) = shim_pids(ctd, "k1")
     os.kill(shim, 9)
     # containerd notices the hang-up, runs `containerd-shim-whale-v2 ... delete`, which kills the container
+    address = (bundle(ctd, "k1") / "address").read_text().removeprefix("unix://")
     wait_until(lambda: process_gone(init_pid))
     wait_until(lambda: cleanup.mounts_under(str(bundle(ctd, "k1"))) == [])
+    wait_until(lambda: not os.path.exists(address))
     wait_until(lambda: tasks(ctd).get("k1") in (None, "STOPPED"))
     ctd.ctr("task", "rm", "-f", "k1", check=False)
     ctd.ctr("containers", "rm", "k1")

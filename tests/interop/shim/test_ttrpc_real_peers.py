@@ -19,7 +19,7 @@ from corelib.api.containerd.runtime.v2.task import shim_pb2
 from corelib.api.containerd.services.ttrpc.events.v1 import events_pb2
 from corelib.api.containerd.types.task import task_pb2
 from corelib.ttrpc import Client, Code, TtrpcError
-from tests.interop.shim.conftest import IMAGE
+from tests.interop.shim.conftest import IMAGE, remove_runtime_root
 from tests.support.real_containerd import RealContainerd
 
 TASK = "containerd.task.v2.Task"
@@ -27,9 +27,11 @@ TASK = "containerd.task.v2.Task"
 
 @pytest.fixture(scope="module")
 def real_containerd(busybox_archive):
-    with RealContainerd(namespace=f"wbpeer{os.getpid()}x{secrets.token_hex(3)}") as ctd:
+    namespace = f"wbpeer{os.getpid()}x{secrets.token_hex(3)}"
+    with RealContainerd(namespace=namespace) as ctd:
         ctd.ctr("images", "import", str(busybox_archive))
         yield ctd
+    remove_runtime_root(namespace)
 
 
 def run(coro):
