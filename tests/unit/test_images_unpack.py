@@ -8,11 +8,14 @@ import hashlib
 import io
 import os
 import stat
+import tarfile
 from pathlib import Path
 
 import pytest
 
+from corelib import errdefs
 from corelib.errdefs import InvalidArgument
+from corelib.images.diff import write_diff
 from corelib.images.unpack import apply_layer, resolve_in_root
 from tests.integration.containerd.harness import layer_tar as tar_of
 from tests.integration.containerd.harness import tar_entry as member
@@ -122,3 +125,29 @@ def test_resolve_in_root_follows_links_as_if_root_were_slash(tmp_path):
 def test_a_truncated_layer_is_an_error(root):
     with pytest.raises(InvalidArgument, match="invalid layer tar"):
         apply(root, tar_of(member("big", data=b"x" * 5000))[:1024])
+
+
+def test_an_overlay_upperdir_becomes_a_layer_with_oci_whiteouts(tmp_path):
+    require_root()
+    upper = tmp_path / "upper"
+    (upper / "opq").mkdir(parents=True)
+    os.setxattr(upper / "opq", "trusted.overlay.opaque", b"y")
+    (upper / "opq/kept").write_bytes(b"k")
+    os.mknod(upper / "gone", stat.S_IFCHR, os.makedev(0, 0))
+    os.setxattr(upper / "opq/kept", "user.note", b"n")
+    out = io.BytesIO()
+    written = write_diff(str(upper), out, overlay=True, compress=False)
+    assert written.uncompressed == "sha256:" + hashlib.sha256(out.getvalue()).hexdigest()
+    with tarfile.open(fileobj=io.BytesIO(out.getvalue())) as tar:
+        members = {m.name: m for m in tar}
+    assert sorted(members) == [".wh.gone", "opq", "opq/.wh..wh..opq", "opq/kept"]
+    assert members[".wh.gone"].mode == 0 and members["opq/kept"].pax_headers == {"SCHILY.xattr.user.note": "n"}
+    assert "SCHILY.xattr.trusted.overlay.opaque" not in members["opq"].pax_headers
+
+
+def test_an_upperdir_with_redirects_is_refused(tmp_path):
+    require_root()
+    (tmp_path / "moved").mkdir()
+    os.setxattr(tmp_path / "moved", "trusted.overlay.redirect", b"/elsewhere")
+    with pytest.raises(errdefs.NotImplemented, match="redirects"):
+        write_diff(str(tmp_path), io.BytesIO(), overlay=True, compress=True)

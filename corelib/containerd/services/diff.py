@@ -1,20 +1,26 @@
-"""containerd.services.diff.v1.Diff: apply a layer from the content store onto a snapshot's mounts
-(the walking differ). The unpack runs in a worker thread; it never blocks the daemon."""
+"""containerd.services.diff.v1.Diff: apply a layer from the content store onto a snapshot's mounts,
+and write the layer of what a snapshot changed (the walking differ's two halves). Both run in a
+worker thread; they never block the daemon."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 
 from corelib import errdefs
 from corelib.api.containerd.services.diff.v1 import diff_pb2 as api
 from corelib.api.containerd.services.diff.v1 import diff_pb2_grpc
 from corelib.api.containerd.types.descriptor_pb2 import Descriptor
 from corelib.containerd.metadata.content import ContentStore
-from corelib.containerd.services import namespace_required
-from corelib.errdefs import FailedPrecondition
-from corelib.images import unpack
+from corelib.containerd.metadata.leases import random_id
+from corelib.containerd.services import lease_of, namespace_required
+from corelib.errdefs import AlreadyExists, FailedPrecondition, NotFound
+from corelib.images import diff, unpack
 
 MEDIA_TYPE_LAYER = "application/vnd.oci.image.layer.v1.tar"
+MEDIA_TYPE_LAYER_GZIP = MEDIA_TYPE_LAYER + "+gzip"
+UNCOMPRESSED = "containerd.io/uncompressed"
 _LAYER_BASES = (
     "application/vnd.docker.image.rootfs.diff.tar",
     "application/vnd.docker.image.rootfs.diff.tar.gzip",
@@ -44,13 +50,65 @@ class DiffService(diff_pb2_grpc.DiffServicer):
                                                     size=applied.size))
 
     async def Diff(self, request, context):  # noqa: N802
-        namespace_required(context)
-        raise errdefs.NotImplemented("creating a diff from mounts is not supported: not implemented")
+        ns = namespace_required(context)
+        media_type = request.media_type or MEDIA_TYPE_LAYER_GZIP
+        if media_type not in (MEDIA_TYPE_LAYER, MEDIA_TYPE_LAYER_GZIP):
+            raise errdefs.NotImplemented(f"unsupported diff media type: {media_type}: not implemented")
+        root, overlay = diff_source(request.left, request.right)
+        ref = request.ref or random_id()
+        writer = self.content.writer(ns, ref, lease=lease_of(context))
+        try:
+            if request.ref:
+                writer.truncate(0)
+            compress = media_type == MEDIA_TYPE_LAYER_GZIP
+            written = await asyncio.to_thread(diff.write_diff, root, writer, overlay, compress)
+            labels = dict(request.labels)
+            if compress:
+                labels[UNCOMPRESSED] = written.uncompressed
+            try:
+                digest = writer.commit(0, "", labels)
+            except AlreadyExists:
+                digest = writer.digest()
+                self.content.update(ns, digest, labels, [f"labels.{k}" for k in labels])
+        except BaseException:
+            writer.close()
+            with contextlib.suppress(NotFound):
+                self.content.abort(ns, ref)
+            raise
+        writer.close()
+        return api.DiffResponse(diff=Descriptor(media_type=media_type, digest=digest, size=written.size))
 
 
 def _apply_file(blob: str, root: str, overlay: bool, parents: tuple[str, ...]) -> unpack.Applied:
     with open(blob, "rb") as f:
         return unpack.apply_layer(root, f, overlay=overlay, parents=parents)
+
+
+def diff_source(left, right) -> tuple[str, bool]:  # noqa: ANN001 - repeated containerd.types.Mount
+    """The directory holding exactly the changes from `left` to `right`, and whether it is an overlay
+    layer (whiteouts as overlayfs writes them): `right` must be `left`'s layers with one more on top,
+    as the mounts of a snapshot and of a view of its parent are."""
+    upper, lower = layer_dirs(right), layer_dirs(left)
+    if len(lower) == 1 and not os.listdir(lower[0]):
+        lower = []  # a view of no parent: an empty directory
+    if not upper or upper[1:] != lower:
+        raise errdefs.NotImplemented("diff of mounts that are not a snapshot over its parent's view is not "
+                                     "supported: not implemented")
+    return upper[0], len(upper) > 1
+
+
+def layer_dirs(mounts) -> list[str]:  # noqa: ANN001
+    """The layer directories of snapshot mounts, top first."""
+    if not mounts:
+        return []
+    if len(mounts) == 1 and mounts[0].type == "bind":
+        return [mounts[0].source]
+    if len(mounts) == 1 and mounts[0].type == "overlay":
+        options = dict(o.split("=", 1) for o in mounts[0].options if "=" in o)
+        lower = options["lowerdir"].split(":") if options.get("lowerdir") else []
+        return [options["upperdir"], *lower] if "upperdir" in options else lower
+    kinds = ", ".join(m.type for m in mounts)
+    raise errdefs.NotImplemented(f"diff of mounts of type {kinds} is not supported: not implemented")
 
 
 def check_media_type(media_type: str) -> None:

@@ -22,6 +22,7 @@ from corelib.api.containerd.services.containers.v1 import containers_pb2 as cpb
 from corelib.api.containerd.services.containers.v1 import containers_pb2_grpc
 from corelib.api.containerd.services.content.v1 import content_pb2 as content_pb
 from corelib.api.containerd.services.content.v1 import content_pb2_grpc
+from corelib.api.containerd.services.diff.v1 import diff_pb2, diff_pb2_grpc
 from corelib.api.containerd.services.events.v1 import events_pb2, events_pb2_grpc
 from corelib.api.containerd.services.images.v1 import images_pb2 as ipb
 from corelib.api.containerd.services.images.v1 import images_pb2_grpc
@@ -287,3 +288,65 @@ def test_flags_alone_place_everything_and_sigterm_stops_cleanly(tmp_path):
         if proc.poll() is None:
             proc.kill()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _tree(root: Path) -> dict[str, tuple[str, bytes]]:
+    """path -> (kind, content or link target) of everything under `root`."""
+    found = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        if path.is_symlink():
+            found[rel] = ("link", os.readlink(path).encode())
+        elif path.is_dir():
+            found[rel] = ("dir", b"")
+        else:
+            found[rel] = ("file", path.read_bytes())
+    return found
+
+
+def test_diff_of_a_snapshot_applies_back_to_the_same_tree(whale, tmp_path):
+    md = whale.metadata()
+    snapshots = snapshots_pb2_grpc.SnapshotsStub(whale.channel())
+    base = layer_tar(tar_entry("etc", "dir", mode=0o755), tar_entry("etc/keep", data=b"keep"),
+                     tar_entry("etc/gone", data=b"gone"), tar_entry("var", "dir", mode=0o755),
+                     tar_entry("var/old", data=b"old"), tar_entry("lnk", "symlink", linkname="etc/keep"))
+    apply_layer(whale.channel(), md, "diff-base-extract", "", base, commit_as="diff-base")
+    work = snapshots.Prepare(spb.PrepareSnapshotRequest(snapshotter="overlayfs", key="diff-work", parent="diff-base"),
+                             metadata=md).mounts
+    merged = tmp_path / "work"
+    merged.mkdir()
+    _mount_overlay(work, merged)
+    try:
+        (merged / "etc/gone").unlink()
+        (merged / "etc/new").write_bytes(b"new")
+        shutil.rmtree(merged / "var")
+        (merged / "var").mkdir()
+        (merged / "var/fresh").write_bytes(b"fresh")
+        (merged / "opt/deep").mkdir(parents=True)
+        os.link(merged / "etc/new", merged / "opt/deep/hard")
+        expected = _tree(merged)
+    finally:
+        subprocess.run(["umount", str(merged)], check=True)
+    parent_view = snapshots.View(spb.ViewSnapshotRequest(snapshotter="overlayfs", key="diff-parent-view",
+                                                         parent="diff-base"), metadata=md).mounts
+    made = diff_pb2_grpc.DiffStub(whale.channel()).Diff(diff_pb2.DiffRequest(left=parent_view, right=work),
+                                                         metadata=md).diff
+    assert made.media_type == "application/vnd.oci.image.layer.v1.tar+gzip"
+    info = content_stub(whale).Info(content_pb.InfoRequest(digest=made.digest), metadata=md).info
+    assert info.size == made.size and info.labels["containerd.io/uncompressed"].startswith("sha256:")
+    again = snapshots.Prepare(spb.PrepareSnapshotRequest(snapshotter="overlayfs", key="diff-again", parent="diff-base"),
+                              metadata=md).mounts
+    applied = diff_pb2_grpc.DiffStub(whale.channel()).Apply(diff_pb2.ApplyRequest(diff=made, mounts=again),
+                                                            metadata=md).applied
+    assert applied.digest == info.labels["containerd.io/uncompressed"]
+    replayed = tmp_path / "again"
+    replayed.mkdir()
+    _mount_overlay(again, replayed)
+    try:
+        assert _tree(replayed) == expected
+        assert (replayed / "opt/deep/hard").stat().st_ino == (replayed / "etc/new").stat().st_ino
+    finally:
+        subprocess.run(["umount", str(replayed)], check=True)
+    with pytest.raises(grpc.RpcError) as unrelated:
+        diff_pb2_grpc.DiffStub(whale.channel()).Diff(diff_pb2.DiffRequest(left=again, right=work), metadata=md)
+    assert unrelated.value.code() == grpc.StatusCode.UNIMPLEMENTED

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
+import subprocess
+import tarfile
 from pathlib import Path
 
 from tests.integration.containerd.harness import CtrEvents, real_containerd, wait_for
@@ -134,3 +137,21 @@ def test_failures_read_as_the_real_containerds_and_leave_nothing(whale, busybox_
 
 def _neutral(text: str, ctd) -> str:  # noqa: ANN001
     return text.replace(ctd.address, "ADDR").replace(ctd.namespace, "NS")
+
+
+def test_snapshot_diff_reads_as_the_real_containerds(whale, busybox_tar):
+    script = "echo new > /etc/added; echo changed > /etc/hostname; rm /bin/ls; mkdir -p /opt/x; echo y > /opt/x/f"
+    layers = []
+    with real_containerd() as real:
+        for ctd in (whale, real):
+            if ctd is real:
+                ctd.ctr("images", "import", str(busybox_tar))
+            ctd.ctr("run", IMAGE, "changed", "sh", "-c", script)
+            out = subprocess.run([ctd.ctr_binary, "--address", ctd.address, "-n", ctd.namespace, "snapshots", "diff",
+                                  "changed"], capture_output=True, check=True).stdout
+            with tarfile.open(fileobj=io.BytesIO(out), mode="r:gz") as tar:
+                layers.append(sorted((m.name, m.type, m.mode, m.size, tar.extractfile(m).read() if m.isreg() else b"")
+                                     for m in tar))
+            ctd.ctr("containers", "rm", "changed")
+    assert layers[0] == layers[1]
+    assert ("bin/.wh.ls", tarfile.REGTYPE, 0, 0, b"") in layers[0]
