@@ -7,6 +7,7 @@ in one run, interleaved, same image.
 
 from __future__ import annotations
 
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,6 +32,14 @@ def run_rm(ctd, name: str) -> float:  # noqa: ANN001
 
 def main(rounds: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="wb-bench-ctd-", dir="/tmp"))
+    try:
+        times = measure(work, rounds)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report(times, rounds)
+
+
+def measure(work: Path, rounds: int) -> dict[str, list[float]]:
     archive = work / "busybox.tar"
     write_docker_archive(archive, build_busybox_rootfs(work / "rootfs"), [IMAGE])
     with WhaleContainerd() as ours, real_containerd() as real:
@@ -42,6 +51,10 @@ def main(rounds: int) -> None:
         for i in range(rounds):
             times["whale-containerd"].append(run_rm(ours, f"bench{i}"))
             times["containerd 1.6.20"].append(run_rm(real, f"bench{i}"))
+    return times
+
+
+def report(times: dict[str, list[float]], rounds: int) -> None:
     medians = {name: statistics.median(values) for name, values in times.items()}
     print(f"ctr run --rm {IMAGE} ID /bin/true, {rounds} rounds each, interleaved")
     for name, values in times.items():
