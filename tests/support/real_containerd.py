@@ -49,7 +49,7 @@ class RealContainerd:
         self.root = self.dir / "root"
         self.state = self.dir / "state"
         self.address = str(self.dir / "c.sock")
-        self.namespace = namespace or f"wbtest{os.getpid()}x{self.dir.name[-6:].lower()}"
+        self.namespace = namespace or f"wbtest{os.getpid()}x{os.urandom(3).hex()}"
         self.extra_path = extra_path or []
         self.log_path = self.dir / "containerd.log"
         self.proc: subprocess.Popen[bytes] | None = None
