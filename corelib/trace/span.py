@@ -73,18 +73,24 @@ def adopt(context: TraceContext | None) -> Iterator[None]:
 
 
 class Tracer:
-    """Records spans for one layer. `enabled=False` makes every call a cheap no-op."""
+    """Records spans for one layer. `enabled=False` makes every call a cheap no-op; `roots=False` (the
+    inner layers) records only within a trace a caller started, never a trace of its own."""
 
     def __init__(self, layer: str, sink: Callable[[Span], None] | None = None,
-                 clock: Callable[[], int] = time.time_ns, enabled: bool = True):
+                 clock: Callable[[], int] = time.time_ns, enabled: bool = True, roots: bool = True):
         self.layer = layer
         self.sink = sink
         self.clock = clock
         self.enabled = enabled
+        self.roots = roots
+
+    def active(self, parent: TraceContext | None = None) -> bool:
+        """Whether a span opened now would be recorded."""
+        return self.enabled and (self.roots or parent is not None or _current.get() is not None)
 
     @contextmanager
     def span(self, name: str, parent: TraceContext | None = None, **attributes: Any) -> Iterator[Span | None]:
-        if not self.enabled:
+        if not self.active(parent):
             yield None
             return
         span = self.start(name, parent, **attributes)
@@ -120,7 +126,7 @@ class Tracer:
     def record(self, name: str, start_ns: int, end_ns: int, parent: TraceContext | None = None,
                layer: str | None = None, measured_by: str | None = None, **attributes: Any) -> Span | None:
         """A span measured elsewhere (a runtime's reported phase, a real component timed from outside)."""
-        if not self.enabled:
+        if not self.active(parent):
             return None
         parent = parent or _current.get()
         span = Span(trace_id=parent.trace_id if parent else new_trace_id(), span_id=new_span_id(),

@@ -173,3 +173,28 @@ def test_runtime_log_phases_are_parsed_and_other_lines_skipped():
              json.dumps(phase_record("pivot_root", 5, 9)),
              json.dumps({"level": "error", "msg": "exec failed"})]
     assert parse_phases("\n".join(lines)) == [("namespaces", 1, 5), ("pivot_root", 5, 9)]
+
+
+def test_inner_layers_record_only_inside_a_callers_trace():
+    spans = []
+    tracer = Tracer("containerd", sink=spans.append, clock=FakeClock(), roots=False)
+    with tracer.span("Tasks.Create") as span:
+        assert span is None
+    assert tracer.record("shim.start", 1, 2) is None and spans == []
+    caller = parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+    with adopt(caller), tracer.span("Tasks.Create"):
+        assert tracer.active()
+    assert [s.name for s in spans] == ["Tasks.Create"]
+
+
+def test_span_events_round_trip_through_an_any():
+    from google.protobuf.any_pb2 import Any as AnyProto
+
+    from corelib.trace.events import TYPE_URL, span_from_any, span_to_any
+
+    span = Span("t" * 32, "s" * 16, None, "shim", "Create", 5, 9, {"pid": 42, "container_id": "c"},
+                measured_by="containerd")
+    packed = span_to_any(span)
+    assert packed.type_url == TYPE_URL == "whalebone.trace.v1.Span"
+    assert span_from_any(packed) == span
+    assert span_from_any(AnyProto(type_url="containerd.events.TaskExit", value=b"")) is None
