@@ -14,14 +14,10 @@ GetRef = Callable[[str], bytes]
 
 
 def inspect(cli: Cli, refs: list[str], fmt: str, get_ref: GetRef) -> None:
-    from corelib.client.cli.formatter.templates import Template, TemplateError
+    from corelib.client.cli.formatter import format_template
+    from corelib.client.cli.formatter.templates import TemplateError
 
-    template = None
-    if fmt:
-        try:
-            template = Template("{{json .}}" if fmt == "json" else fmt)
-        except TemplateError as e:
-            raise StatusError(64, f"template parsing error: {e}") from None
+    template = format_template(fmt) if fmt else None
     raws, out, errors = [], [], []
     for ref in refs:
         try:

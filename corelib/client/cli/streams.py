@@ -11,9 +11,24 @@ if TYPE_CHECKING:
     from typing import IO
 
 
-class OutStream:
+class _Stream:
     def __init__(self, stream: IO):
         self.stream = stream
+
+    def fileno(self) -> int | None:
+        try:
+            return self.stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            return None
+
+    def is_terminal(self) -> bool:
+        fd = self.fileno()
+        return fd is not None and os.isatty(fd)
+
+
+class OutStream(_Stream):
+    def __init__(self, stream: IO):
+        super().__init__(stream)
         self._binary = getattr(self.stream, "buffer", None)
         if self._binary is None and _is_binary(self.stream):
             self._binary = self.stream
@@ -33,16 +48,6 @@ class OutStream:
 
     def println(self, text: str = "") -> None:
         self.write(text + "\n")
-
-    def fileno(self) -> int | None:
-        try:
-            return self.stream.fileno()
-        except (AttributeError, OSError, ValueError):
-            return None
-
-    def is_terminal(self) -> bool:
-        fd = self.fileno()
-        return fd is not None and os.isatty(fd)
 
     def tty_size(self) -> tuple[int, int]:
         """(height, width) of the terminal, (0, 0) when not one."""
@@ -69,20 +74,7 @@ def discard() -> OutStream:
     return OutStream(_Nowhere())
 
 
-class InStream:
-    def __init__(self, stream: IO):
-        self.stream = stream
-
-    def fileno(self) -> int | None:
-        try:
-            return self.stream.fileno()
-        except (AttributeError, OSError, ValueError):
-            return None
-
-    def is_terminal(self) -> bool:
-        fd = self.fileno()
-        return fd is not None and os.isatty(fd)
-
+class InStream(_Stream):
     def read_chunk(self, size: int = 32768) -> bytes:
         """What is there to read now (at most `size`), b"" at end of input."""
         fd = self.fileno()

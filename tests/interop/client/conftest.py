@@ -26,6 +26,16 @@ DURATION_RE = re.compile(r"Less than a second|About an? (?:minute|hour)"
                          r"|\d+ (?:second|minute|hour|day|week|month|year)s?")
 
 
+def wait_until(predicate, timeout: float = 30.0) -> None:  # noqa: ANN001
+    """Poll (never a fixed sleep) until `predicate()` holds; fail after a generous timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
 def timeless(table: str) -> str:
     """A table with its durations ("2 seconds ago", "Up 1 second") blanked and runs of spaces shortened,
     so that two listings a moment apart compare equal."""

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.interop.client.conftest import timeless
+from tests.interop.client.conftest import timeless, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -239,14 +239,6 @@ def sorted_runtimes(info: str) -> str:
 def state(clients, name: str) -> str:
     return clients.docker("inspect", "-f", "{{.State.Status}}", name).out.strip()
 
-
-def wait_until(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_events_follow_live(clients):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 
 from tests.interop.client.conftest import ID_RE
 
@@ -165,11 +164,3 @@ def test_run_with_tty_needs_a_terminal(clients):
     assert whale.rc == 1 and "the input device is not a TTY" in whale.err
     assert whale.rc == docker.rc
 
-
-def wait_for(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")

@@ -17,6 +17,17 @@ class HeaderContext:
         return lambda *args: self._headers.get(name, "")
 
 
+def format_template(fmt: str, error_prefix: str = "template parsing error") -> object:
+    """A --format flag's template (`json` is `{{json .}}`); a bad one is docker's status 64 error."""
+    from corelib.client.cli.command import StatusError
+    from corelib.client.cli.formatter.templates import Template, TemplateError
+
+    try:
+        return Template("{{json .}}" if fmt == "json" else fmt)
+    except TemplateError as e:
+        raise StatusError(64, f"{error_prefix}: {e}") from None
+
+
 def render(fmt: str, items: Iterable[object], headers: dict[str, str]) -> str:
     """formatter.Context.Write: `table ...` (a header row, then tab-aligned rows), `json`, or a
     template, one line per item."""

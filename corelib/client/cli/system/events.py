@@ -32,14 +32,9 @@ def pretty_event(event: dict) -> str:
 
 
 def run_events(cli: Cli, opts: Options, args: list[str]) -> None:
-    from corelib.client.cli.formatter.templates import Template, TemplateError
+    from corelib.client.cli.formatter import format_template
 
-    template = None
-    if opts.format:
-        try:
-            template = Template("{{json .}}" if opts.format == "json" else opts.format)
-        except TemplateError as e:
-            raise StatusError(64, f"Error parsing format: {e}") from None
+    template = format_template(opts.format, "Error parsing format") if opts.format else None
     try:
         since, until = get_timestamp(opts.since), get_timestamp(opts.until)
         filters = parse_filters(opts.filter)

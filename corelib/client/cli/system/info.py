@@ -112,13 +112,9 @@ def run_info(cli: Cli, opts: Options, args: list[str]) -> None:
     from corelib.client.cli.system.version import PLATFORM_NAME, VERSION
 
     if opts.format:
-        from corelib.client.cli.formatter.templates import Template, TemplateError
+        from corelib.client.cli.formatter import format_template
 
-        try:
-            template = Template("{{json .}}" if opts.format == "json" else opts.format)
-        except TemplateError as e:
-            raise StatusError(64, f"template parsing error: {e}") from None
-        cli.out.write(template.execute(cli.client.info()) + "\n")
+        cli.out.write(format_template(opts.format).execute(cli.client.info()) + "\n")
         return
     cli.out.write(f"Client: {PLATFORM_NAME}\n Version:    {VERSION}\n Context:    default\n Debug Mode: false\n\n"
                   "Server:\n")

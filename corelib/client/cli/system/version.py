@@ -97,14 +97,9 @@ def flags(fs: FlagSet) -> None:
 
 
 def run_version(cli: Cli, opts: Options, args: list[str]) -> None:
-    from corelib.client.cli.formatter.templates import Template, TemplateError
+    from corelib.client.cli.formatter import format_template
 
-    template = None
-    if opts.format:
-        try:
-            template = Template("{{json .}}" if opts.format == "json" else opts.format)
-        except TemplateError as e:
-            raise StatusError(64, f"template parsing error: {e}") from None
+    template = format_template(opts.format) if opts.format else None
     client = client_version(cli)
     server, error = None, None
     try:
