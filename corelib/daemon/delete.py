@@ -46,7 +46,7 @@ class DeleteMixin:
             except errdefs.WhaleError as e:
                 raise errdefs.WhaleError(f"Could not kill running container {container.ID}, cannot remove - {e}") \
                     from None
-        container.restart_manager.cancel()
+        self.cancel_restart(container)
         container.State.set_dead()
         if registered:
             self.checkpoint(container)

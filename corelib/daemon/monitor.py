@@ -100,13 +100,19 @@ class MonitorMixin:
         await self.Cleanup(container)
         self.checkpoint(container)
         if restart:
-            self.spawn(self._restart_after(container, delay, exit_code, finished))
+            container.restart_task = self.spawn(self._restart_after(container, delay, exit_code, finished))
         elif container.HostConfig.get("AutoRemove"):
             await self.auto_remove(container)
 
     async def _restart_after(self, container: Container, delay: float, exit_code: int, finished: str) -> None:
-        await asyncio.sleep(delay)
+        with contextlib.suppress(asyncio.CancelledError):  # stopped, killed or removed meanwhile
+            await asyncio.sleep(delay)
         if container.restart_manager.canceled or not container.State.Restarting:
+            if container.State.Restarting:
+                container.State.set_stopped(exit_code, finished)
+                self.checkpoint(container)
+                if container.HostConfig.get("AutoRemove"):
+                    await self.auto_remove(container)
             return
         try:
             await self.containerStart(container, reset_restart_manager=False)
@@ -124,8 +130,15 @@ class MonitorMixin:
         except errdefs.WhaleError as e:
             log.error("cannot remove container %s: %s", container.ID[:12], e)
 
-    def reset_restart_manager(self, container: Container) -> None:
+    def cancel_restart(self, container: Container) -> None:
+        """No more restarts by the policy (moby's ExitOnNext); a pending one ends as a stop."""
         container.restart_manager.cancel()
+        task = container.restart_task
+        if task is not None and not task.done():
+            task.cancel()
+
+    def reset_restart_manager(self, container: Container) -> None:
+        self.cancel_restart(container)
         container.restart_manager = RestartManager()
         container.restart_manager.set_policy(container.HostConfig.get("RestartPolicy") or {})
         container.RestartCount = 0

@@ -59,7 +59,7 @@ class StopMixin:
         return future
 
     async def wait_stopped(self, container: Container, timeout: float | None) -> bool:
-        if not container.is_running() or container.State.Restarting:
+        if not container.is_running():
             return True
         future = self.ContainerWait(container, NOT_RUNNING)
         try:
@@ -90,7 +90,7 @@ class StopMixin:
         stop_signal = self.stop_signal(container)
         unpause = False
         if sig == signals.SIGKILL or sig == stop_signal or not container.Config.get("StopSignal"):
-            container.restart_manager.cancel()  # ExitOnNext
+            self.cancel_restart(container)
             unpause = container.is_paused()
         if not self.shutting_down:
             container.HasBeenManuallyStopped = True

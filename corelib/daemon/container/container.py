@@ -84,6 +84,7 @@ class Container:
     start_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     log_notifier: Notifier = field(default_factory=Notifier, repr=False)
     exit_pending: bool = field(default=False, repr=False)
+    restart_task: asyncio.Task | None = field(default=None, repr=False)
 
     @property
     def short_id(self) -> str:
