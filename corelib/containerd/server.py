@@ -14,6 +14,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from corelib.containerd import tracing
 from corelib.containerd.config import Config
 from corelib.containerd.events.exchange import Exchange
 from corelib.containerd.gc import GarbageCollector
@@ -60,6 +61,7 @@ class Containerd:
         self.ttrpc_server: TTRPCServer | None = None
         self._gc_pending: asyncio.TimerHandle | None = None
         self.exchange = Exchange()
+        tracing.install(self.exchange)
 
     def open_stores(self) -> None:
         for d in (self.root, self.state):

@@ -14,7 +14,10 @@ from google.protobuf.any_pb2 import Any as AnyProto
 from google.protobuf.message import Message
 
 from corelib.containerd import identifiers
+from corelib.containerd.tracing import in_namespace, tracer
 from corelib.errdefs import FailedPrecondition, InvalidArgument, WhaleError, grpc_code_of
+from corelib.trace.context import TRACEPARENT, parse_traceparent
+from corelib.trace.span import adopt
 
 log = logging.getLogger("whale-containerd")
 
@@ -73,15 +76,30 @@ def _wrap(method: Callable[..., Any], name: str) -> Callable[..., Any]:
                 await _abort(context, exc, name)
         return stream
 
+    service, method_name = name.rsplit("/", 1)
+    span_name = f"{service.rsplit('.', 1)[-1]}.{method_name}"  # Tasks.Create, as containerd's own spans
+
     @functools.wraps(method)
     async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
-            return await method(request, context)
+            parent = parse_traceparent(_metadata(context, TRACEPARENT))
+            if parent is None:
+                return await method(request, context)
+            with adopt(parent), in_namespace(_metadata(context, NAMESPACE_KEY)), \
+                    tracer.span(span_name, **_span_attributes(request)):
+                return await method(request, context)
         except grpc.aio.AbortError:
             raise
         except Exception as exc:  # noqa: BLE001 - the edge: every error becomes a status
             await _abort(context, exc, name)
     return unary
+
+
+def _span_attributes(request: Any) -> dict[str, str]:
+    container_id = getattr(request, "container_id", "")
+    if not container_id and request.DESCRIPTOR.fields_by_name.get("container"):
+        container_id = request.container.id
+    return {"container_id": container_id} if container_id else {}
 
 
 def serve_errors(servicer: Any, service_descriptor: Any) -> Any:

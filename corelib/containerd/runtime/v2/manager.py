@@ -23,6 +23,7 @@ from corelib.containerd.metadata.containers import ContainerStore
 from corelib.containerd.runtime.v2.binary import ShimBinary, ShimLog, resolve_runtime_path
 from corelib.containerd.runtime.v2.bundle import Bundle, load_bundle, new_bundle
 from corelib.containerd.runtime.v2.shim import LOAD_TIMEOUT, Shim
+from corelib.containerd.tracing import tracer
 from corelib.errdefs import AlreadyExists, NotFound, WhaleError
 from corelib.ttrpc import Client, ConnectionClosed
 
@@ -94,7 +95,8 @@ class TaskManager:
             raise type(e)(f"failed to start shim: failed to resolve runtime path: {e}") from None
         bundle = new_bundle(self.root, self.state, ns, task_id, opts.spec)
         try:
-            shim = await self._start_shim(bundle, runtime_path, opts.options)
+            with tracer.span("shim.start", container_id=task_id, runtime=opts.runtime):
+                shim = await self._start_shim(bundle, runtime_path, opts.options)
         except BaseException as e:
             bundle.delete()
             if isinstance(e, WhaleError):

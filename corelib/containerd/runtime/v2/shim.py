@@ -14,7 +14,9 @@ from google.protobuf.message import Message
 from corelib.api.containerd.runtime.v2.task import shim_pb2 as task
 from corelib.containerd.runtime.v2.binary import ShimBinary, ShimLog
 from corelib.containerd.runtime.v2.bundle import Bundle
+from corelib.containerd.tracing import tracer
 from corelib.errdefs import NotFound, from_grpc_code
+from corelib.trace.context import TRACEPARENT
 from corelib.ttrpc import Client, ConnectionClosed, TtrpcError
 
 log = logging.getLogger("whale-containerd.runtime")
@@ -60,13 +62,17 @@ class Shim:
             self.closed.set()
 
     async def call(self, method: str, request: Message, response_type: type, timeout: float | None = None):  # noqa: ANN201
-        try:
-            return await self.client.call(SERVICE, method, request, response_type, timeout=timeout,
-                                          metadata={NAMESPACE_KEY: self.namespace})
-        except ConnectionClosed:
-            raise
-        except TtrpcError as e:
-            raise from_grpc_code(e.code, e.message) from None
+        metadata = {NAMESPACE_KEY: self.namespace}
+        with tracer.span(f"Task.{method}", container_id=self.id) as span:
+            if span is not None:
+                metadata[TRACEPARENT] = span.context.traceparent()
+            try:
+                return await self.client.call(SERVICE, method, request, response_type, timeout=timeout,
+                                              metadata=metadata)
+            except ConnectionClosed:
+                raise
+            except TtrpcError as e:
+                raise from_grpc_code(e.code, e.message) from None
 
     async def close(self) -> None:
         await self.client.close()
