@@ -35,10 +35,6 @@ def log(level: str, message: str) -> None:
         os.write(2, line.encode(errors="replace"))
 
 
-def info(message: str) -> None:
-    log("info", message)
-
-
 def warn(message: str) -> None:
     log("warning", message)
 
