@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -64,27 +65,30 @@ def report(title: str, ctd: RealContainerd, n: int) -> None:
 
 def main(n: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="wb-bench-shim-", dir="/tmp"))
-    archive = work / "busybox.tar"
-    write_docker_archive(archive, build_busybox_rootfs(work / "rootfs"), [IMAGE])
-    os.environ["WHALE_SHIM_RUNTIME"] = "/usr/sbin/runc"  # the same runc under both shims
-    venv_bin = os.path.dirname(sys.executable)
-    with RealContainerd(extra_path=[venv_bin], namespace=f"wbbench{os.getpid()}") as ctd:
-        ctd.ctr("images", "import", str(archive))
-        for i in range(n):
-            for name, runtime in SHIMS.items():
-                ctd.ctr("run", "-d", "--runtime", runtime, IMAGE, f"{name[16:20]}{i}", "sleep", "100000")
-        time.sleep(2)  # let both settle (Go's first GC, our imports and threads)
-        print(f"{n} containers per shim, busybox `sleep`, containerd 1.6.20, runc 1.1.5, "
-              f"python {sys.version.split()[0]}")
-        report("running:", ctd, n)
-        for i in range(n):
-            for name in SHIMS:
-                ctd.ctr("task", "exec", "--exec-id", "probe", f"{name[16:20]}{i}", "true")
-                ctd.ctr("task", "ps", f"{name[16:20]}{i}")
-        time.sleep(2)
-        report("after one exec and one ps each:", ctd, n)
-    with contextlib.suppress(OSError):  # the runtime's (now empty) state directory of the namespace
-        os.rmdir(f"/run/containerd/runc/wbbench{os.getpid()}")
+    try:
+        archive = work / "busybox.tar"
+        write_docker_archive(archive, build_busybox_rootfs(work / "rootfs"), [IMAGE])
+        os.environ["WHALE_SHIM_RUNTIME"] = "/usr/sbin/runc"  # the same runc under both shims
+        venv_bin = os.path.dirname(sys.executable)
+        with RealContainerd(extra_path=[venv_bin], namespace=f"wbbench{os.getpid()}") as ctd:
+            ctd.ctr("images", "import", str(archive))
+            for i in range(n):
+                for name, runtime in SHIMS.items():
+                    ctd.ctr("run", "-d", "--runtime", runtime, IMAGE, f"{name[16:20]}{i}", "sleep", "100000")
+            time.sleep(2)  # let both settle (Go's first GC, our imports and threads)
+            print(f"{n} containers per shim, busybox `sleep`, containerd 1.6.20, runc 1.1.5, "
+                  f"python {sys.version.split()[0]}")
+            report("running:", ctd, n)
+            for i in range(n):
+                for name in SHIMS:
+                    ctd.ctr("task", "exec", "--exec-id", "probe", f"{name[16:20]}{i}", "true")
+                    ctd.ctr("task", "ps", f"{name[16:20]}{i}")
+            time.sleep(2)
+            report("after one exec and one ps each:", ctd, n)
+        with contextlib.suppress(OSError):  # the runtime's (now empty) state directory of the namespace
+            os.rmdir(f"/run/containerd/runc/wbbench{os.getpid()}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

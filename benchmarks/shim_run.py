@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,26 +36,29 @@ def run_rm(ctd: RealContainerd, runtime: str, name: str) -> float:
 
 def main(rounds: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="wb-bench-shimrun-", dir="/tmp"))
-    archive = work / "busybox.tar"
-    write_docker_archive(archive, build_busybox_rootfs(work / "rootfs"), [IMAGE])
-    os.environ["WHALE_SHIM_RUNTIME"] = "/usr/sbin/runc"
-    with RealContainerd(extra_path=[os.path.dirname(sys.executable)], namespace=f"wbbench{os.getpid()}") as ctd:
-        ctd.ctr("images", "import", str(archive))
-        times: dict[str, list[float]] = {name: [] for name in SHIMS}
-        for i in range(rounds + 3):
-            for name, runtime in SHIMS.items():
-                elapsed = run_rm(ctd, runtime, f"{name[16:20]}{i}")
-                if i >= 3:  # the first rounds warm the page cache and the snapshotter
-                    times[name].append(elapsed)
-    with contextlib.suppress(OSError):  # the runtime's (now empty) state directory of the namespace
-        os.rmdir(f"/run/containerd/runc/wbbench{os.getpid()}")
-    medians = {name: statistics.median(values) for name, values in times.items()}
-    print(f"ctr run --rm {IMAGE} ID /bin/true, {rounds} rounds each, interleaved, runc 1.1.5 under both")
-    for name, values in times.items():
-        print(f"  {name:26s} median {medians[name] * 1000:6.1f} ms   min {min(values) * 1000:6.1f} ms"
-              f"   max {max(values) * 1000:6.1f} ms")
-    ours, real = medians["containerd-shim-whale-v2"], medians["containerd-shim-runc-v2"]
-    print(f"  ratio (ours / real, medians): {ours / real:.2f}x")
+    try:
+        archive = work / "busybox.tar"
+        write_docker_archive(archive, build_busybox_rootfs(work / "rootfs"), [IMAGE])
+        os.environ["WHALE_SHIM_RUNTIME"] = "/usr/sbin/runc"
+        with RealContainerd(extra_path=[os.path.dirname(sys.executable)], namespace=f"wbbench{os.getpid()}") as ctd:
+            ctd.ctr("images", "import", str(archive))
+            times: dict[str, list[float]] = {name: [] for name in SHIMS}
+            for i in range(rounds + 3):
+                for name, runtime in SHIMS.items():
+                    elapsed = run_rm(ctd, runtime, f"{name[16:20]}{i}")
+                    if i >= 3:  # the first rounds warm the page cache and the snapshotter
+                        times[name].append(elapsed)
+        with contextlib.suppress(OSError):  # the runtime's (now empty) state directory of the namespace
+            os.rmdir(f"/run/containerd/runc/wbbench{os.getpid()}")
+        medians = {name: statistics.median(values) for name, values in times.items()}
+        print(f"ctr run --rm {IMAGE} ID /bin/true, {rounds} rounds each, interleaved, runc 1.1.5 under both")
+        for name, values in times.items():
+            print(f"  {name:26s} median {medians[name] * 1000:6.1f} ms   min {min(values) * 1000:6.1f} ms"
+                  f"   max {max(values) * 1000:6.1f} ms")
+        ours, real = medians["containerd-shim-whale-v2"], medians["containerd-shim-runc-v2"]
+        print(f"  ratio (ours / real, medians): {ours / real:.2f}x")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
