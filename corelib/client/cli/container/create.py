@@ -78,14 +78,18 @@ def pull_image(cli: Cli, image: str, opts: Options) -> None:
     pull_reference(cli, image, out, opts.platform)
 
 
-def create_container(cli: Cli, container_config: dict, opts: Options) -> str:
-    """ContainerCreate; when the image is missing, say so, pull it and create again."""
+def named_reference(image: str) -> object | None:
     from corelib.client.cli import refs
 
+    return refs.named_reference(image)
+
+
+def create_container(cli: Cli, container_config: dict, opts: Options) -> str:
+    """ContainerCreate; when the image is missing, say so, pull it and create again."""
     image = container_config["Image"]
-    # The full reference parser is needed only for names that are not plainly valid ("busybox",
-    # "busybox:1.36"): those are validated up front, as docker does, the rest when a pull is due.
-    named = None if _PLAIN_NAME.match(image) else refs.named_reference(image)
+    # The full reference parser (and its import) is needed only for names that are not plainly valid
+    # ("busybox", "busybox:1.36"): those are validated up front, as docker does; the rest when a pull is due.
+    named = None if _PLAIN_NAME.match(image) else named_reference(image)
     if opts.pull == PULL_ALWAYS:
         pull_image(cli, container_config["Image"], opts)
     if container_config.get("Tty"):
@@ -95,7 +99,7 @@ def create_container(cli: Cli, container_config: dict, opts: Options) -> str:
         response = cli.client.create_container(container_config, opts.name, opts.platform or None)
     except APIError as e:
         if e.is_not_found and _PLAIN_NAME.match(image):
-            named = refs.named_reference(image)
+            named = named_reference(image)
         if not (e.is_not_found and named is not None and opts.pull == PULL_MISSING):
             raise
         if not opts.quiet:

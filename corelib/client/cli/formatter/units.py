@@ -6,7 +6,7 @@ import re
 
 DECIMAL_ABBRS = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
 BINARY_MAP = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-_SIZE_RE = re.compile(r"^(\d+(\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
+SIZE_PATTERN = r"^(\d+(\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$"  # compiled when a size is given, not at import
 
 
 def go_g(value: float, precision: int) -> str:
@@ -56,7 +56,7 @@ def human_duration(seconds: float) -> str:
 
 def ram_in_bytes(text: str) -> int:
     """units.RAMInBytes: `512m`, `1.5g`, `1024` (binary multiples)."""
-    m = _SIZE_RE.match(text)
+    m = re.match(SIZE_PATTERN, text)
     if m is None:
         raise ValueError(f"invalid size: '{text}'")
     size = float(m.group(1))
