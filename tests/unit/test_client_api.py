@@ -320,3 +320,24 @@ def test_stdcopy_demuxer_byte_by_byte():
         Demuxer().feed(frame(3, b"oops"))
     with pytest.raises(StreamError, match="Unrecognized input header: 9"):
         Demuxer().feed(b"\x09\x00\x00\x00\x00\x00\x00\x01x")
+
+
+def test_validate_api_version_refuses_newer_flags(fake):
+    daemon = fake(run_daemon(), api_version="1.24")
+    status, out, err = whale_run(daemon, "run", "--init", "busybox")
+    assert (status, out) == (125, "")
+    assert err == ('whale: "--init" requires API version 1.25, but the Docker daemon API version is 1.24\n\n'
+                   "Run 'whale run --help' for more information\n")
+    assert [repr(r) for r in daemon.requests] == ["HEAD /_ping"]  # nothing created
+
+
+def test_an_error_in_the_middle_of_a_pull_stream(fake):
+    def handler(req, send):
+        if req.path == "/_ping":
+            return 200, [], b""
+        return 200, [("Content-Type", "application/json")], [
+            b'{"status":"Pulling from library/busybox","id":"latest"}\n',
+            b'{"errorDetail":{"message":"unexpected EOF"},"error":"unexpected EOF"}\n']
+    status, out, err = whale_run(fake(handler), "pull", "busybox")
+    assert (status, out, err) == (1, "Using default tag: latest\nlatest: Pulling from library/busybox\n",
+                                  "unexpected EOF\n")

@@ -156,6 +156,13 @@ def execute(invocation: Invocation, cli: Cli) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # noqa: BLE001 - an error mid-stream (pull, attach): its message, as docker
+        if invocation.debug:
+            import traceback
+
+            cli.err.write(traceback.format_exc())
+        cli.err.println(str(e) or type(e).__name__)
+        return 1
     finally:
         cli.close()
     return status or 0
