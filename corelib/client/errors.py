@@ -21,10 +21,6 @@ class APIError(Exception):
     def is_not_found(self) -> bool:
         return self.status_code == 404
 
-    @property
-    def is_conflict(self) -> bool:
-        return self.status_code == 409
-
 
 def from_response(status: int, content_type: str, body: bytes, route: str) -> APIError:
     """moby's client checkResponseErr: the JSON `message`, else the body text, else a hint."""

@@ -66,7 +66,6 @@ class ResponseReader:
         self._head_for_method = ""
         self._state = "idle"  # idle | head | body | chunk-size | chunk-data | chunk-end | trailers | done
         self._remaining = 0
-        self.head: ResponseHead | None = None
         self.switched = False
         self.keep_alive = True
 
@@ -76,7 +75,6 @@ class ResponseReader:
             raise ProtocolError("previous response not read to its end")
         self._head_for_method = method
         self._state = "head"
-        self.head = None
 
     def receive(self, data: bytes) -> None:
         if not data:
@@ -126,7 +124,6 @@ class ResponseReader:
         self._frame(head)
         if self._state == "head":  # an interim 1xx response: the real one follows
             return self._read_head()
-        self.head = head
         return head
 
     def _frame(self, head: ResponseHead) -> None:
