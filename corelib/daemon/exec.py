@@ -141,7 +141,7 @@ class ExecMixin:
         if exec_config.User:
             process["user"] = get_user(container.rootfs, exec_config.User, container.HostConfig.get("GroupAdd"))
         if exec_config.Privileged:
-            caps = list(oci_caps.ALL_CAPABILITIES)
+            caps = oci_caps.available()
             process["capabilities"] = {"bounding": caps, "effective": caps, "permitted": caps}
         return process
 

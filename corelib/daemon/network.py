@@ -38,16 +38,12 @@ def network_name(mode: str) -> str:
 
 
 def validate_network_mode(mode: str) -> list[str]:
-    """Warnings for a network mode create accepts; NotFound for a user network we do not have."""
+    """Create's warnings for a network mode (a network we do not have fails at start, as in dockerd)."""
     if mode in ("default", "bridge"):
         return [BRIDGE_WARNING]
-    if mode in ("host", "none"):
-        return []
-    if mode.startswith("container:"):
-        if not mode.split(":", 1)[1]:
-            raise errdefs.InvalidArgument("Invalid network mode: invalid container format container:<name|id>")
-        return []
-    raise errdefs.NotFound(f"network {mode} not found")
+    if mode.startswith("container:") and not mode.split(":", 1)[1]:
+        raise errdefs.InvalidArgument("Invalid network mode: invalid container format container:<name|id>")
+    return []
 
 
 def network_settings(mode: str, sandbox_key: str = "") -> dict:
@@ -106,6 +102,8 @@ class NetworkMixin:
 
     async def initializeNetworking(self, container: Container) -> None:
         mode = network_mode(container.HostConfig)
+        if mode not in ("default", "bridge", "host", "none") and not mode.startswith("container:"):
+            raise errdefs.NotFound(f"network {mode} not found")
         if mode.startswith("container:"):
             target = self.getNetworkedContainer(container, mode)
             container.HostnamePath = target.HostnamePath

@@ -27,6 +27,19 @@ DEFAULT_CAPABILITIES = (
 ALL = "ALL"
 
 
+def available() -> list[str]:
+    """The capabilities this process may hand on (its bounding set): `--privileged` and `--cap-add ALL`
+    get these, so they work where the daemon itself runs with fewer than all (as containerd's
+    WithAllCurrentCapabilities does)."""
+    try:
+        with open("/proc/self/status") as status:
+            line = next(line for line in status if line.startswith("CapBnd:"))
+        bounding = int(line.split()[1], 16)
+    except (OSError, StopIteration, ValueError):
+        return list(ALL_CAPABILITIES)
+    return [cap for bit, cap in enumerate(ALL_CAPABILITIES) if bounding >> bit & 1]
+
+
 def normalize(caps: list[str] | None) -> list[str]:
     """`sys_admin`, `SYS_ADMIN` and `CAP_SYS_ADMIN` are one capability; `ALL` stays itself.
     An unknown name is an InvalidArgument in Docker's words."""
@@ -49,12 +62,12 @@ def tweak_capabilities(basics: list[str] | tuple[str, ...], adds: list[str] | No
     """The capability set of a container: privileged gets them all; `--cap-add ALL` gets all but
     the dropped; `--cap-drop ALL` keeps only the added; otherwise basics - drops + adds."""
     if privileged:
-        return list(ALL_CAPABILITIES)
+        return available()
     if not adds and not drops:
         return list(basics)
     cap_drop, cap_add = normalize(drops), normalize(adds)
     if ALL in cap_add:
-        return [c for c in ALL_CAPABILITIES if c not in cap_drop]
+        return [c for c in available() if c not in cap_drop]
     if ALL in cap_drop:
         return [c for c in cap_add if c != ALL]
     caps = [c for c in basics if c not in cap_drop]

@@ -101,8 +101,7 @@ def test_create_checks(config, host, message):
 def test_network_modes_at_create():
     assert verify_container_settings({}, {"NetworkMode": "none"}, RUNTIMES) == []
     assert "loopback" in verify_container_settings({}, {"NetworkMode": "default"}, RUNTIMES)[0]
-    with pytest.raises(errdefs.NotFound, match="network mynet not found"):
-        verify_container_settings({}, {"NetworkMode": "mynet"}, RUNTIMES)
+    assert verify_container_settings({}, {"NetworkMode": "mynet"}, RUNTIMES) == []  # fails at start
 
 
 def test_defaults_as_inspect_shows_them():
