@@ -63,6 +63,11 @@ class LiveWidget(anywidget.AnyWidget):
         """Write the data traits from `state`; `changes` is None for a full redraw."""
         raise NotImplementedError
 
+    def refresh(self, _change: object = None) -> None:
+        """Draw again from the feed's state (a setting changed); before the feed is attached, nothing."""
+        if hasattr(self, "feed"):
+            self.feed.refresh(self)
+
     def close(self) -> None:
         feed = getattr(self, "feed", None)
         if feed is not None:

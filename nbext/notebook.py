@@ -35,7 +35,11 @@ class Session:
         self._extra_sources = extra_sources or []
 
     def start(self) -> Session:
-        self._api_version = self.client().api_version  # fails here, clearly, if nothing answers
+        client = self.client()
+        try:
+            self._api_version = client.api_version  # fails here, clearly, if nothing answers
+        finally:
+            client.close()
         self.pump.start([DockerEvents(self.client), DaemonSpans(self.client), *self._extra_sources])
         return self
 

@@ -117,7 +117,7 @@ class EmbeddedStack:
         proc = self._spawn([find_binary(self.containerd), "--config", str(config), "--address",
                             self.containerd_address, "--root", str(self.dir / "containerd-root"),
                             "--state", str(self.dir / "containerd-state")], "containerd.log")
-        self._wait(proc, "containerd.log", lambda: _connects(self.containerd_address), timeout)
+        self._wait(proc, "containerd.log", lambda: _serves(self.containerd_address), timeout)
 
     def _start_daemon(self, timeout: float) -> None:
         argv = [find_binary(self.daemon), "-H", self.host, "--data-root", str(self.dir / "data"),
@@ -207,15 +207,19 @@ def _pings(host: str) -> bool:
         client.close()
 
 
-def _connects(path: str) -> bool:
-    import socket
+def _serves(address: str) -> bool:
+    """containerd answers gRPC's health check with SERVING (what dockerd waits for too)."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    with socket.socket(socket.AF_UNIX) as sock:
+    if not os.path.exists(address):
+        return False
+    with grpc.insecure_channel(f"unix://{address}") as channel:
         try:
-            sock.connect(path)
-            return True
-        except OSError:
+            answer = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
+        except grpc.RpcError:
             return False
+    return answer.status == health_pb2.HealthCheckResponse.SERVING
 
 
 def die_with_parent() -> None:

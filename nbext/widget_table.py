@@ -37,9 +37,8 @@ class ContainerTable(LiveWidget):
             self.note = state.notes.get("events", "")
 
     @traitlets.observe("show_removed")
-    def _setting_changed(self, _change: dict) -> None:
-        if hasattr(self, "feed"):
-            self.feed.refresh(self)
+    def _setting_changed(self, change: dict) -> None:
+        self.refresh(change)
 
     def _front_end_msg(self, _widget: object, content: dict, _buffers: list) -> None:
         action, container = content.get("action"), content.get("id")

@@ -33,9 +33,8 @@ class Timeline(LiveWidget):
             self.note = state.notes.get("spans", "")
 
     @traitlets.observe("container")
-    def _setting_changed(self, _change: dict) -> None:
-        if hasattr(self, "feed"):
-            self.feed.refresh(self)
+    def _setting_changed(self, change: dict) -> None:
+        self.refresh(change)
 
 
 def _newest(state: LiveState) -> list[str]:

@@ -35,6 +35,11 @@ def test_magics_widgets_and_frames_in_a_notebook(whale_host, tmp_path):
         "ev = nbext.events()\nprint(ev[ev['id'] == r.container_id]['action'].tolist())",
         "%container rm nb-k2",
         "%container inspect nb-missing",
+        "%container create --name nb-k3 --network none busybox true",
+        "import time\ntable.act('rm', nbext.session().resolve('nb-k3'))  # the row's rm button\n"
+        "deadline = time.monotonic() + 60\n"
+        "while not table.message and time.monotonic() < deadline:\n    time.sleep(0.05)\nprint(table.message)",
+        "%container ps -aq --filter name=nb-k3",
         "nbext.flush()",
     ), tmp_path)
     cells = nb.cells
@@ -55,6 +60,7 @@ def test_magics_widgets_and_frames_in_a_notebook(whale_host, tmp_path):
     assert all(a in actions for a in ("'create'", "'start'", "'die'"))
     assert texts(cells[10], "stderr") == "Error: No such object: nb-missing\n"  # docker's words
 
+    assert texts(cells[12]).endswith(": done\n") and texts(cells[13]) == ""
     [table] = widget_states(nb, TABLE)
     rows = {r["name"]: r for r in table["rows"]}
     assert (rows["nb-k1"]["state"], rows["nb-k1"]["exit_code"]) == ("removed", 3)
