@@ -13,6 +13,7 @@ Also: the client's own start-up (`whale --version`, nothing but Python and the C
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -30,29 +31,36 @@ VENV_BIN = Path(sys.executable).parent
 WHALE = str(VENV_BIN / "whale")
 
 
-def timed(argv: list[str], env: dict[str, str]) -> float:
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall time of the command, and the CPU time (user + system) of the client process itself,
+    which a busy machine inflates far less than the wall time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(argv, check=True, capture_output=True, env=env, timeout=120)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def compare(rounds: int, commands: dict[str, list[str]], env: dict[str, str]) -> dict[str, list[float]]:
+def compare(rounds: int, commands: dict[str, list[str]], env: dict[str, str]) -> dict[str, list[tuple]]:
     for argv in commands.values():
-        for _ in range(3):  # warm up: page cache, first container, connections
+        for _ in range(3):  # warm up: page cache, .pyc files, first container
             timed(argv, env)
-    times: dict[str, list[float]] = {name: [] for name in commands}
+    times: dict[str, list[tuple]] = {name: [] for name in commands}
     for _ in range(rounds):
         for name, argv in commands.items():
             times[name].append(timed(argv, env))
     return times
 
 
-def report(title: str, times: dict[str, list[float]], ours: str, theirs: str) -> None:
-    print(title, flush=True)
+def report(title: str, times: dict[str, list[tuple]], ours: str, theirs: str) -> None:
+    print(f"{title} (load average {os.getloadavg()[0]:.2f})", flush=True)
     for name, values in times.items():
-        print(f"  {name:38s} median {statistics.median(values) * 1000:6.1f} ms   "
-              f"min {min(values) * 1000:6.1f} ms   max {max(values) * 1000:6.1f} ms")
-    ratio = statistics.median(times[ours]) / statistics.median(times[theirs])
+        walls, cpus = [w for w, _ in values], [c for _, c in values]
+        print(f"  {name:38s} median {statistics.median(walls) * 1000:6.1f} ms   "
+              f"min {min(walls) * 1000:6.1f} ms   max {max(walls) * 1000:6.1f} ms   "
+              f"client CPU median {statistics.median(cpus) * 1000:5.1f} ms")
+    ratio = statistics.median(w for w, _ in times[ours]) / statistics.median(w for w, _ in times[theirs])
     print(f"  ratio ({ours} / {theirs}, medians): {ratio:.2f}x\n", flush=True)
 
 
