@@ -16,6 +16,12 @@ from corelib.ttrpc.protocol import ConnectionClosed, TtrpcError
 EVENTS_SERVICE = "containerd.services.events.ttrpc.v1.Events"
 NAMESPACE_KEY = "containerd-namespace-ttrpc"
 MAX_REQUEUE = 5
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
 class Publisher:
     def __init__(self, address: str, namespace: str, retry_pause: float = 1.0):
         self.address = address
@@ -26,12 +32,13 @@ class Publisher:
         self._thread = threading.Thread(target=self._run, name="publisher", daemon=True)
         self._thread.start()
 
-    def publish(self, topic: str, event: object) -> None:
+    def publish(self, topic: str, event: object, on_forwarded: Callable[[int, int], None] | None = None) -> None:
+        """Queue `event`; `on_forwarded(start_ns, end_ns)` runs once containerd has taken it."""
         envelope = events_pb2.Envelope(namespace=self.namespace, topic=topic)
         set_timestamp(envelope.timestamp, time.time_ns())
         envelope.event.type_url = event.DESCRIPTOR.full_name  # type: ignore[attr-defined]
         envelope.event.value = event.SerializeToString()  # type: ignore[attr-defined]
-        self._queue.put(envelope)
+        self._queue.put((envelope, on_forwarded))
 
     def close(self, timeout: float = 5.0) -> None:
         """Send what is queued (for up to `timeout` seconds), then stop."""
@@ -39,26 +46,30 @@ class Publisher:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        while (envelope := self._queue.get()) is not None:
-            self._forward(envelope)
+        while (item := self._queue.get()) is not None:
+            envelope, on_forwarded = item
+            start = time.time_ns()
+            if self._forward(envelope) and on_forwarded is not None:
+                on_forwarded(start, time.time_ns())
         if self._client:
             self._client.close()
 
-    def _forward(self, envelope: events_pb2.Envelope) -> None:
+    def _forward(self, envelope: events_pb2.Envelope) -> bool:
         if not self.address:
             log.debug(f"no TTRPC_ADDRESS: dropping event {envelope.topic}")
-            return
+            return False
         request = events_pb2.ForwardRequest(envelope=envelope)
         for attempt in range(1, MAX_REQUEUE + 2):
             try:
                 self._call(request)
-                return
+                return True
             except (OSError, TtrpcError) as e:
                 log.error(f"forward event {envelope.topic}: {e}")
                 self._disconnect()
                 if attempt <= MAX_REQUEUE:
                     time.sleep(self.retry_pause * attempt)
         log.error(f"evicting {envelope.topic} from queue because of retry count")
+        return False
 
     def _call(self, request: events_pb2.ForwardRequest) -> None:
         if self._client is not None:

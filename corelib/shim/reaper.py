@@ -61,13 +61,14 @@ class Reaper:
             self._waiting.pop(pid, None)
         return waiter.status
 
-    def run(self, argv: list[str], stdin: bytes | None = None, combined: bool = True) -> tuple[int, bytes]:
+    def run(self, argv: list[str], stdin: bytes | None = None, combined: bool = True,
+            env: dict[str, str] | None = None) -> tuple[int, bytes]:
         """Run to completion: (exit status, its stdout, and stderr too if `combined`; else that goes to ours)."""
         out_r, out_w = os.pipe()
         in_r, in_w = os.pipe() if stdin is not None else (os.open(os.devnull, os.O_RDONLY), -1)
         try:
             try:
-                pid = self.spawn(argv, (in_r, out_w, out_w if combined else 2))
+                pid = self.spawn(argv, (in_r, out_w, out_w if combined else 2), env)
             finally:
                 os.close(out_w)
                 os.close(in_r)

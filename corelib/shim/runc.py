@@ -21,6 +21,21 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from corelib.shim.tracing import ShimTracer
+
+
+class _NoSpan:
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+NO_SPAN = _NoSpan()
+
 
 class RuntimeFailure(WhaleError):
     """A runtime command that failed: it could not start, or it exited non-zero."""
@@ -43,8 +58,10 @@ def spawn_error(command: str, error: OSError) -> RuntimeFailure:
 
 
 class Runc:
-    def __init__(self, reaper: Reaper, command: str, root: str, log: str, systemd_cgroup: bool = False):
+    def __init__(self, reaper: Reaper, command: str, root: str, log: str, systemd_cgroup: bool = False,
+                 tracer: ShimTracer | None = None):
         self.reaper = reaper
+        self.tracer = tracer  # set when containerd traces this task: commands then carry TRACEPARENT
         self.command = command or os.environ.get(RUNTIME_ENV) or DEFAULT_RUNTIME
         self.root = root
         self.log = log
@@ -65,13 +82,13 @@ class Runc:
             args.append("--no-pivot")
         if no_new_keyring:
             args.append("--no-new-keyring")
-        self._detached(self._argv(*args, id), stdio)
+        self._detached([*args, id], stdio)
 
     def exec(self, id: str, process_file: str, pid_file: str, stdio: Sequence[int], console_socket: str = "") -> None:
         args = ["exec", "--process", process_file, "--detach", "--pid-file", pid_file]
         if console_socket:
             args += ["--console-socket", console_socket]
-        self._detached(self._argv(*args, id), stdio)
+        self._detached([*args, id], stdio)
 
     def start(self, id: str) -> None:
         self._run("start", id)
@@ -100,28 +117,33 @@ class Runc:
             raise RuntimeFailure(f"unexpected ps output: {output[:100]!r}")
         return [int(pid) for pid in output[1:-1].split(b",") if pid.strip()]
 
-    def _detached(self, argv: list[str], stdio: Sequence[int]) -> None:
+    def _traced(self, command: str) -> object:
+        """`with self._traced("create") as env:` the command's span and environment, when traced."""
+        return self.tracer.runtime_command(f"runc {command}", self.log) if self.tracer else NO_SPAN
+
+    def _detached(self, args: list[str], stdio: Sequence[int]) -> None:
         """A command whose stdio becomes the container process's: nothing to read, only the status."""
-        status = self.reaper.wait(self._spawn(argv, (stdio[0], stdio[1], stdio[2])))
+        argv = self._argv(*args)
+        with self._traced(args[0]) as env:
+            try:
+                pid = self.reaper.spawn(argv, (stdio[0], stdio[1], stdio[2]), env)
+            except OSError as e:
+                raise spawn_error(argv[0], e) from None
+            status = self.reaper.wait(pid)
         if status != 0:
             raise ExitError(status)
 
     def _run(self, *args: str, stdin: bytes | None = None, combined: bool = True) -> bytes:
         """Run to completion; its stdout (and stderr, if combined) back, or ExitError."""
         argv = self._argv(*args)
-        try:
-            status, output = self.reaper.run(argv, stdin, combined)
-        except OSError as e:
-            raise spawn_error(argv[0], e) from None
+        with self._traced(args[0]) as env:
+            try:
+                status, output = self.reaper.run(argv, stdin, combined, env)
+            except OSError as e:
+                raise spawn_error(argv[0], e) from None
         if status != 0:
             raise ExitError(status, output)
         return output
-
-    def _spawn(self, argv: list[str], fds: tuple[int, int, int]) -> int:
-        try:
-            return self.reaper.spawn(argv, fds)
-        except OSError as e:
-            raise spawn_error(argv[0], e) from None
 
     def last_error(self) -> str:
         """The message of the last `"level":"error"` line of the runtime's JSON log, or ""."""

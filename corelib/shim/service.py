@@ -38,6 +38,7 @@ class Container:
         self.execs: dict[str, Exec] = {}
         self.lock = threading.Lock()
         self.oom_watch: object | None = None
+        self.trace: object | None = None  # the TraceContext of a traced Start: its exit joins that trace
 
     def process(self, exec_id: str) -> Process:
         if not exec_id:
@@ -64,6 +65,7 @@ class TaskService:
         self._event_lock = threading.Lock()  # a task's exit is never published before its start
         self._exits: queue.SimpleQueue = queue.SimpleQueue()
         self._unclaimed: dict[int, int] = {}  # exits of pids no process had yet (an exec that died at once)
+        self._tracer = None  # a ShimTracer, made when the first traced call arrives
         reaper.on_exit = lambda pid, status: self._exits.put((pid, status))
         threading.Thread(target=self._process_exits, name="exits", daemon=True).start()
 
@@ -76,16 +78,30 @@ class TaskService:
             raise errdefs.NotFound("container not created: not found")
         return container
 
-    def _send(self, topic: str, event: object) -> None:
-        self.publisher.publish(topic, event)
+    def _send(self, topic: str, event: object, on_forwarded: Callable[[int, int], None] | None = None) -> None:
+        self.publisher.publish(topic, event, on_forwarded)
+
+    def _trace(self, context: object, name: str, **attributes: object) -> object:
+        """A span for this call when containerd traces it (traceparent in the metadata), else nothing."""
+        if context is None or not context.get("traceparent"):  # type: ignore[attr-defined]
+            return UNTRACED
+        if self._tracer is None:
+            from corelib.shim.tracing import ShimTracer
+
+            self._tracer = ShimTracer(self.publisher)
+        return self._tracer.handle(context, name, **attributes)
 
     # -- the Task service --------------------------------------------------------------------------
 
     def Create(self, request: api.CreateTaskRequest, context: object) -> api.CreateTaskResponse:
+        with self._trace(context, "Create", container_id=request.id):
+            return self._create(request)
+
+    def _create(self, request: api.CreateTaskRequest) -> api.CreateTaskResponse:
         with self._lock:
             if request.id in self.containers:
                 raise errdefs.AlreadyExists(f"container {request.id}: already exists")
-            container = new_container(request, self.namespace, self.reaper)
+            container = new_container(request, self.namespace, self.reaper, self._tracer)
             self.containers[request.id] = container
             self._claim(container.init)
         # watched from creation on, so a process that runs out of memory at once is still seen
@@ -99,7 +115,15 @@ class TaskService:
         return api.CreateTaskResponse(pid=container.init.pid)
 
     def Start(self, request: api.StartRequest, context: object) -> api.StartResponse:
+        with self._trace(context, "Start", container_id=request.id, exec_id=request.exec_id):
+            return self._start(request)
+
+    def _start(self, request: api.StartRequest) -> api.StartResponse:
         container = self._container(request.id)
+        if self._tracer is not None and not request.exec_id:
+            from corelib.shim.tracing import current
+
+            container.trace = current()
         with self._event_lock:
             process = container.process(request.exec_id)
             process.start()
@@ -267,11 +291,29 @@ class TaskService:
         process.set_exited(status)
         event = events.TaskExit(container_id=container.id, id=process.id, pid=process.pid, exit_status=status)
         set_timestamp(event.exited_at, process.exited_at)
+        on_forwarded = None
+        if process is container.init and container.trace is not None and self._tracer is not None:
+            tracer, trace, exited_at = self._tracer, container.trace, process.exited_at
+            on_forwarded = lambda start, end: tracer.record_exit(  # noqa: E731
+                trace, exited_at, container.id, process.pid, start, end)
         with self._event_lock:
-            self._send("/tasks/exit", event)
+            self._send("/tasks/exit", event, on_forwarded)
 
 
-def new_container(request: api.CreateTaskRequest, namespace: str, reaper: Reaper) -> Container:
+class _Untraced:
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+UNTRACED = _Untraced()
+
+
+def new_container(request: api.CreateTaskRequest, namespace: str, reaper: Reaper, tracer: object = None) -> Container:
     """Runtime options, the rootfs mounted, `runc create` (containerd's NewContainer)."""
     options = runtime_options(request.options)
     rootfs = ""
@@ -286,7 +328,7 @@ def new_container(request: api.CreateTaskRequest, namespace: str, reaper: Reaper
             except OSError as e:
                 raise errdefs.WhaleError(f"failed to mount rootfs component {m.type} {m.source}: {e}") from None
         runtime = Runc(reaper, options.binary_name, os.path.join(options.root or RUNC_ROOT, namespace),
-                       os.path.join(request.bundle, "log.json"), options.systemd_cgroup)
+                       os.path.join(request.bundle, "log.json"), options.systemd_cgroup, tracer)
         io = ProcessIO(request.stdin, request.stdout, request.stderr, request.terminal)
         init = Init(request.id, request.bundle, runtime, io, rootfs, options.no_pivot_root, options.no_new_keyring)
         init.create()

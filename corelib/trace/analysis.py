@@ -40,12 +40,15 @@ def walk(nodes: Iterable[Node]) -> Iterable[Node]:
 
 def nesting_violations(spans: Iterable[Span], slack_ns: int = 0) -> list[str]:
     """Children that start before or end after their parent (beyond `slack_ns`, for clocks read in
-    different processes)."""
+    different processes). A span marked `follows_from` (an exit following the start that began the
+    process) is caused by its parent, not contained in it, and is not checked."""
     problems = []
     for node in walk(build_tree(spans)):
         parent = node.span
         for child in node.children:
             c = child.span
+            if c.attributes.get("follows_from"):
+                continue
             if c.start_ns < parent.start_ns - slack_ns or c.end_ns > parent.end_ns + slack_ns:
                 problems.append(f"{c.layer}/{c.name} is not inside {parent.layer}/{parent.name}")
     return problems

@@ -18,12 +18,15 @@ TYPE_URL = span_pb2.Span.DESCRIPTOR.full_name
 
 
 def span_to_any(span: Span) -> AnyProto:
-    message = span_pb2.Span(
+    return AnyProto(type_url=TYPE_URL, value=span_to_message(span).SerializeToString())
+
+
+def span_to_message(span: Span) -> span_pb2.Span:
+    return span_pb2.Span(
         trace_id=span.trace_id, span_id=span.span_id, parent_id=span.parent_id or "", layer=span.layer,
         name=span.name, start_ns=span.start_ns, end_ns=span.end_ns,
         attributes_json=json.dumps(span.attributes, separators=(",", ":"), default=str),
         status=span.status, measured_by=span.measured_by or "")
-    return AnyProto(type_url=TYPE_URL, value=message.SerializeToString())
 
 
 def span_from_any(event: AnyProto) -> Span | None:

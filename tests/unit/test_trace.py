@@ -150,6 +150,8 @@ def test_gaps_and_coverage():
     outside = Span("t", "c", "r", "daemon", "late", 90, 120)
     assert nesting_violations([root, outside]) == ["daemon/late is not inside client/runRun"]
     assert nesting_violations([root, outside], slack_ns=20) == []
+    outside.attributes["follows_from"] = True
+    assert nesting_violations([root, outside]) == []
 
 
 def test_waterfall_rows_follow_the_tree():
