@@ -18,6 +18,7 @@ from corelib.daemon.create import CreateMixin
 from corelib.daemon.delete import DeleteMixin
 from corelib.daemon.events import Events
 from corelib.daemon.exec import ExecMixin
+from corelib.daemon.fifoholder import FifoHolder
 from corelib.daemon.info import InfoMixin
 from corelib.daemon.inspect import InspectMixin
 from corelib.daemon.libcontainerd.client import Client
@@ -49,6 +50,7 @@ class Daemon(CreateMixin, StartMixin, StopMixin, MonitorMixin, DeleteMixin, Atta
         self.events = Events()
         self.execs: dict = {}
         self.metrics = ContainerActions()
+        self.fifo_holder = FifoHolder(str(self.exec_root / "fifoholder.sock"))
         self.started_at = time.time()
         self.shutting_down = False
         self._background: set[asyncio.Task] = set()
@@ -147,6 +149,7 @@ class Daemon(CreateMixin, StartMixin, StopMixin, MonitorMixin, DeleteMixin, Atta
             task.cancel()
         for container in self.containers.values():
             container.stream.release_stdin()
+        self.fifo_holder.close(stop=not any(c.is_running() for c in self.containers.values()))
 
     async def _shutdown_container(self, container: Container) -> None:
         timeout = self.stop_timeout(container)

@@ -130,6 +130,7 @@ async def run(config: Config) -> None:
     await containerd.wait_ready(60)
     images = ImageService(containerd.channel, config.containerd_namespace, Path(config.data_root) / "image")
     daemon = Daemon(config, images, containerd)
+    daemon.fifo_holder.connect()
     containerd.subscribe(daemon.ProcessEvent, daemon.reconcile_tasks)
     await images.ensure_busybox()
     await daemon.restore()

@@ -183,12 +183,16 @@ class StartMixin(NetworkMixin, OCIMixin):
         logger = None
         if (container.HostConfig.get("LogConfig") or {}).get("Type") != "none":
             logger = JSONFileLogger(container.LogPath, container.log_notifier)
-        self.start_copiers(container.stream, stdout, stderr, logger)
+        fds = self.start_copiers(container.stream, stdout, stderr, logger)
+        self.fifo_holder.hold(container.ID, fds)  # what is written while we are down waits in the pipe
 
-    def start_copiers(self, streams: StreamConfig, stdout: str, stderr: str, logger: JSONFileLogger | None) -> None:
+    def start_copiers(self, streams: StreamConfig, stdout: str, stderr: str,
+                      logger: JSONFileLogger | None) -> list[int]:
+        """Copy the output fifos; returns their read ends."""
         # The read ends open now: a writer (the shim, or our keeper) can only open a fifo that has one.
-        copiers = [self.spawn(_copy_output(streams, os.open(path, os.O_RDONLY | os.O_NONBLOCK), stream, logger))
-                   for path, stream in ((stdout, STDOUT), (stderr, STDERR)) if path]
+        fds = [(os.open(path, os.O_RDONLY | os.O_NONBLOCK), stream) for path, stream in ((stdout, STDOUT),
+                                                                                           (stderr, STDERR)) if path]
+        copiers = [self.spawn(_copy_output(streams, fd, stream, logger)) for fd, stream in fds]
         streams.copiers = copiers
         if logger is not None:
             async def close_logger() -> None:
@@ -196,6 +200,7 @@ class StartMixin(NetworkMixin, OCIMixin):
                 logger.close()
 
             self.spawn(close_logger())
+        return [fd for fd, _ in fds]
 
     async def conditionalMountOnStart(self, container: Container) -> None:
         """Mount the container's root filesystem (its snapshot) where the spec's root points."""
@@ -215,6 +220,7 @@ class StartMixin(NetworkMixin, OCIMixin):
         """What a stopped container no longer needs: its rootfs mount, containerd's record, its fifos;
         and a fresh stdin for its next run."""
         container.stream.new_input_pipe(bool(container.Config.get("OpenStdin")))
+        self.fifo_holder.release(container.ID)
         self.conditionalUnmountOnCleanup(container)
         with contextlib.suppress(errdefs.WhaleError):
             await self.containerd.delete(container.ID)

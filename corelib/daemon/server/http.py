@@ -23,6 +23,8 @@ log = logging.getLogger("whaled.http")
 
 READ_SIZE = 65536
 MAX_DRAIN = 1 << 20  # unread request body we skip to keep a connection alive; beyond it, close
+MAX_HEADER_BYTES = 1 << 20  # Go's http.DefaultMaxHeaderBytes
+MAX_DISCARD = 1 << 30  # an oversized body is drained this far, then the connection is closed
 
 
 @dataclass
@@ -57,13 +59,17 @@ class Request:
         return self.headers.get("content-type", "")
 
     async def body(self, limit: int) -> bytes:
-        """The whole request body; `OverflowError` past `limit` bytes."""
+        """The whole request body; `OverflowError` past `limit` bytes (the rest is read and dropped,
+        so the client, still sending, gets to read the answer)."""
         parts, size = [], 0
         async for chunk in self.body_chunks():
             size += len(chunk)
-            if size > limit:
-                raise OverflowError("http: request body too large")
-            parts.append(chunk)
+            if size <= limit:
+                parts.append(chunk)
+            elif size > MAX_DISCARD:
+                break
+        if size > limit:
+            raise OverflowError("http: request body too large")
         return b"".join(parts)
 
     async def body_chunks(self) -> AsyncIterator[bytes]:
@@ -173,7 +179,7 @@ class _Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         self.reader = reader
         self.writer = writer
-        self.h11 = h11.Connection(h11.SERVER)
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
         self.closed_by_peer = False
         self.hijacked = False
 
