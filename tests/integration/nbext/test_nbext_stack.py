@@ -3,7 +3,6 @@ the kernel's lifetime, and nothing left once the kernel is gone."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -19,8 +18,6 @@ from tests.support.env import require_binary, require_root
 @pytest.fixture
 def no_daemon(monkeypatch):
     require_root()
-    if importlib.util.find_spec("corelib.daemon.main") is None:
-        pytest.skip("whaled is not in this checkout yet (issue 5)")
     monkeypatch.delenv("WHALE_HOST", raising=False)
     monkeypatch.delenv("WHALE_CONTAINERD", raising=False)
 
