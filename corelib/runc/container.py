@@ -46,8 +46,7 @@ def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
     tmp = f"{path}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
-        os.write(fd, data)
-        os.fsync(fd)
+        os.write(fd, data)  # no fsync: the state lives in /run (tmpfs), as runc's does
     finally:
         os.close(fd)
     os.rename(tmp, path)

@@ -37,11 +37,13 @@ def loads(text: str | bytes) -> object:
     start = len(text) - len(text.lstrip(_WHITESPACE))
     try:
         value, end = _scan(text, start)
-    except StopIteration as e:
-        raise ValueError(f"Expecting value: char {e.value}") from None
-    if text[end:].strip(_WHITESPACE):
-        raise ValueError(f"Extra data: char {end}")
-    return value
+        if not text[end:].strip(_WHITESPACE):
+            return value
+    except (StopIteration, ValueError, SystemError):
+        pass  # the scanner needs json.decoder loaded to raise its error: let json word it
+    import json
+
+    return json.loads(text)
 
 
 def _fail(obj: object) -> object:

@@ -101,3 +101,21 @@ def test_update_values():
     merged = merge({"memory": {"limit": 5, "swap": 9}, "pids": {"limit": 3}},
                    {"memory": {"limit": 7, "swap": 0}, "pids": {"limit": 0}, "cpu": {"shares": 2, "cpus": ""}})
     assert merged == {"memory": {"limit": 7, "swap": 9}, "pids": {"limit": 3}, "cpu": {"shares": 2}}
+
+
+@pytest.mark.parametrize("value", [{"a": [1, 2.5, None, True, "é<>&"], "b": {}}, [], {}, "s", 3,
+                                   {"nested": {"x": [{"y": "z"}]}}])
+def test_jsonlite_writes_what_json_writes(value):
+    from corelib.runc import jsonlite
+
+    for options in ({}, {"indent": 2}, {"indent": "\t"}, {"separators": (",", ":")}, {"ensure_ascii": False}):
+        assert jsonlite.dumps(value, **options) == json.dumps(value, **options)
+    assert jsonlite.loads(" \n" + json.dumps(value, indent=1) + "\n") == value
+
+
+@pytest.mark.parametrize("bad", ["", "{", "{} extra", "{'single': 1}"])
+def test_jsonlite_errors_are_jsons(bad):
+    from corelib.runc import jsonlite
+
+    with pytest.raises(json.JSONDecodeError):
+        jsonlite.loads(bad)
