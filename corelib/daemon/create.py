@@ -73,8 +73,11 @@ def verify_container_settings(config: dict, host: dict, runtimes: dict) -> list[
         raise errdefs.InvalidArgument("maximum retry count cannot be negative")
     if host.get("AutoRemove") and name not in ("", "no"):
         raise errdefs.InvalidArgument("can't create 'AutoRemove' container with restart policy")
-    oci_caps.normalize(host.get("CapAdd"))
-    oci_caps.normalize(host.get("CapDrop"))
+    for key in ("CapAdd", "CapDrop"):
+        try:
+            oci_caps.normalize(host.get(key))
+        except errdefs.InvalidArgument as e:
+            raise errdefs.InvalidArgument(f"invalid {key}: {e}") from None
     _verify_resources(host)
     runtime = host.get("Runtime") or ""
     if runtime and runtime not in runtimes:

@@ -15,7 +15,10 @@ class RenameMixin:
         old = container.Name
         if old == full_name:
             raise errdefs.InvalidArgument("Renaming a container with the same name as its current name")
-        self.names.reserve(full_name, container.ID)
+        try:
+            self.names.reserve(full_name, container.ID)
+        except errdefs.Conflict as e:
+            raise errdefs.Conflict(f"Error when allocating new name: {e}") from None
         container.Name = full_name
         try:
             self.checkpoint(container)

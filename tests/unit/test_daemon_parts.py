@@ -84,7 +84,7 @@ def test_network_files():
     ({}, {"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": -1}}, "maximum retry count cannot be negative"),
     ({}, {"AutoRemove": True, "RestartPolicy": {"Name": "always"}},
      "can't create 'AutoRemove' container with restart policy"),
-    ({}, {"CapAdd": ["NET_BOGUS"]}, 'unknown capability: "CAP_NET_BOGUS"'),
+    ({}, {"CapAdd": ["NET_BOGUS"]}, 'invalid CapAdd: unknown capability: "CAP_NET_BOGUS"'),
     ({}, {"Memory": 1024}, "Minimum memory limit allowed is 6MB"),
     ({}, {"Runtime": "kata"}, "Unknown runtime specified kata"),
     ({}, {"SecurityOpt": ["bogus=1"]}, 'invalid --security-opt 2: "bogus=1"'),

@@ -75,7 +75,11 @@ class ImageRouter:
         await w.write_json(200, await self.images.list_images(bool_value(r, "all"), filters))
 
     async def getImagesByName(self, r: Request, w: ResponseWriter) -> None:
-        await w.write_json(200, await self.images.inspect(r.vars["name"]))
+        try:
+            image = await self.images.inspect(r.vars["name"])
+        except errdefs.NotFound as e:
+            raise errdefs.NotFound(f"no such image: {r.vars['name']}: {e}") from None  # LookupImage's wrapping
+        await w.write_json(200, image)
 
     async def postImagesCreate(self, r: Request, w: ResponseWriter) -> None:
         progress = ProgressStream(w)
