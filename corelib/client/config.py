@@ -7,7 +7,6 @@ ignored, as docker does."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from collections.abc import Callable
@@ -59,6 +58,8 @@ class ConfigFile:
         """The X-Registry-Auth header for `registry` (a hostname, or docker.io): base64url JSON."""
         key = INDEX_SERVER if registry in ("docker.io", "index.docker.io") else registry
         entry = self.auths.get(key) or self.auths.get(f"https://{key}") or self.auths.get(f"http://{key}") or {}
+        import base64
+
         auth: dict[str, str] = {}
         if entry.get("auth"):
             user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")

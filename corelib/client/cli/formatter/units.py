@@ -14,12 +14,25 @@ def go_g(value: float, precision: int) -> str:
     return f"{value:.{precision}g}"
 
 
-def human_size_with_precision(size: float, precision: int) -> str:
+BINARY_ABBRS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
+
+
+def custom_size(size: float, base: float, abbrs: list[str], precision: int) -> str:
+    """units.CustomSize: the size in the largest unit it reaches, `precision` significant digits."""
     i = 0
-    while size >= 1000.0 and i < len(DECIMAL_ABBRS) - 1:
-        size /= 1000.0
+    while size >= base and i < len(abbrs) - 1:
+        size /= base
         i += 1
-    return f"{go_g(size, precision)}{DECIMAL_ABBRS[i]}"
+    return f"{go_g(size, precision)}{abbrs[i]}"
+
+
+def human_size_with_precision(size: float, precision: int) -> str:
+    return custom_size(size, 1000.0, DECIMAL_ABBRS, precision)
+
+
+def bytes_size(size: float) -> str:
+    """units.BytesSize: binary units (KiB, MiB...), four significant digits."""
+    return custom_size(size, 1024.0, BINARY_ABBRS, 4)
 
 
 def human_size(size: float) -> str:

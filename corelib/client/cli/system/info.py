@@ -6,17 +6,7 @@ import base64
 
 from corelib.client.cli.command import Cli, CommandSpec, StatusError
 from corelib.client.cli.flags import FlagSet, Options
-
-BINARY_ABBRS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
-
-
-def bytes_size(size: float) -> str:
-    """units.BytesSize: binary units, four significant digits."""
-    i = 0
-    while size >= 1024.0 and i < len(BINARY_ABBRS) - 1:
-        size /= 1024.0
-        i += 1
-    return f"{size:.4g}{BINARY_ABBRS[i]}"
+from corelib.client.cli.formatter.units import bytes_size
 
 
 def go_bool(value: object) -> str:
