@@ -306,8 +306,19 @@ def test_hosts():
     assert parse_host("tcp://127.0.0.1:2375") == ("tcp", ("127.0.0.1", 2375))
     assert parse_host("tcp://[::1]:1") == ("tcp", ("::1", 1))
     assert parse_host("tcp://example") == ("tcp", ("example", 2375))
-    with pytest.raises(ValueError):
-        parse_host("ssh://x")
+    assert parse_host("example:1") == ("tcp", ("example", 1))
+    assert parse_host("unix://") == ("unix", "/run/whalebone/whaled.sock")
+    for bad in ("ssh2://x", "tcp://x:y"):
+        with pytest.raises(ValueError, match="invalid bind address format"):
+            parse_host(bad)
+    status, _, err = whale_run_host("ssh2://x", "ps")
+    assert (status, err) == (1, "Failed to initialize: unable to resolve docker endpoint: invalid bind address "
+                                "format: ssh2://x\n")
+
+
+def whale_run_host(host: str, *argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return whale(["-H", host, *argv], stdout=out, stderr=err), out.getvalue(), err.getvalue()
 
 
 def test_stdcopy_demuxer_byte_by_byte():

@@ -98,7 +98,10 @@ class Cli:
         if self._client is None:
             from corelib.client.api import APIClient
 
-            self._client = APIClient(self.host)
+            try:
+                self._client = APIClient(self.host)
+            except ValueError as e:
+                raise StatusError(1, f"Failed to initialize: unable to resolve docker endpoint: {e}") from None
         return self._client
 
     @property

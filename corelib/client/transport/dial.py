@@ -18,15 +18,13 @@ class DaemonUnreachable(ConnectionError):
 
 
 def parse_host(host: str) -> tuple[str, str | tuple[str, int]]:
-    """`unix:///p` -> ("unix", "/p"); `tcp://h:p` -> ("tcp", (h, p)); a bare path counts as unix."""
+    """docker's opts.ParseHost: `unix:///p` (`unix://` alone is the default socket), `tcp://h[:p]`, and
+    a bare `h[:p]` counts as tcp, as in docker."""
     host = host.strip()
     if host.startswith("unix://"):
-        path = host[len("unix://"):]
-        if not path:
-            raise ValueError(f"invalid bind address format: {host}")
-        return "unix", path
-    if host.startswith("/"):
-        return "unix", host
+        return "unix", host[len("unix://"):] or DEFAULT_HOST[len("unix://"):]
+    if "://" not in host:
+        host = "tcp://" + host
     if host.startswith(("tcp://", "http://")):
         rest = host.split("://", 1)[1].rstrip("/")
         if rest.startswith("["):
@@ -39,7 +37,7 @@ def parse_host(host: str) -> tuple[str, str | tuple[str, int]]:
         except ValueError:
             raise ValueError(f"invalid bind address format: {host}") from None
         return "tcp", (name or "localhost", number)
-    raise ValueError(f"unsupported protocol: {host.split('://', 1)[0] if '://' in host else host}")
+    raise ValueError(f"invalid bind address format: {host}")
 
 
 def connect(host: str, timeout: float | None = None) -> socket.socket:
