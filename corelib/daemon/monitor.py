@@ -81,10 +81,10 @@ class MonitorMixin:
 
     async def _container_exited(self, container: Container, exit_code: int, exited_at_ns: int) -> None:
         pid = container.State.Pid
-        with contextlib.suppress(errdefs.WhaleError):
-            _, at = await self.containerd.delete_task(container.ID)
-            exited_at_ns = exited_at_ns or at
-        await container.stream.wait_drained(STREAM_DRAIN_TIMEOUT)
+        deleted, _ = await asyncio.gather(self.containerd.delete_task(container.ID),
+                                          container.stream.wait_drained(STREAM_DRAIN_TIMEOUT), return_exceptions=True)
+        if isinstance(deleted, tuple):
+            exited_at_ns = exited_at_ns or deleted[1]
         container.stream.end_run()
         finished = format_time_ns(exited_at_ns) if exited_at_ns else _now()
         manual = container.HasBeenManuallyStopped or self.shutting_down

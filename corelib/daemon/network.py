@@ -124,7 +124,7 @@ class NetworkMixin:
         container.HostnamePath = str(root / "hostname")
         container.HostsPath = str(root / "hosts")
         container.ResolvConfPath = str(root / "resolv.conf")
-        atomic_write(Path(container.HostnamePath), (hostname + "\n").encode(), 0o644)
+        atomic_write(Path(container.HostnamePath), (hostname + "\n").encode(), 0o644, sync=False)
         if mode == "host":
             hosts = _read("/etc/hosts") + "".join(f"{e.partition(':')[2]}\t{e.partition(':')[0]}\n"
                                                    for e in host.get("ExtraHosts") or [])
@@ -133,8 +133,8 @@ class NetworkMixin:
             hosts = hosts_file(hostname, container.Config.get("Domainname", ""), host.get("ExtraHosts") or [])
             resolv = resolv_conf(_read("/etc/resolv.conf"), host.get("Dns") or [], host.get("DnsSearch") or [],
                                  host.get("DnsOptions") or [])
-        atomic_write(Path(container.HostsPath), hosts.encode(), 0o644)
-        atomic_write(Path(container.ResolvConfPath), resolv.encode(), 0o644)
+        atomic_write(Path(container.HostsPath), hosts.encode(), 0o644, sync=False)
+        atomic_write(Path(container.ResolvConfPath), resolv.encode(), 0o644, sync=False)
 
     def network_namespace_path(self, container: Container) -> str | None:
         """None: no network namespace in the spec (host); "": a new one; else the path to join."""

@@ -27,25 +27,22 @@ _PERSISTED = ("ID", "Created", "Path", "Args", "Config", "Image", "ImageRef", "N
               "RootfsMounts", "Runtime")
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write `path` as a whole: a temporary file beside it, fsync'ed, renamed over it."""
+def atomic_write(path: Path, data: bytes, mode: int = 0o600, sync: bool = True) -> None:
+    """Write `path` as a whole: a temporary file beside it (fsync'ed unless `sync` is off, for files
+    that are made again anyway), renamed over it, as moby's AtomicWriteFile does."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 @dataclass
@@ -85,6 +82,8 @@ class Container:
     log_notifier: Notifier = field(default_factory=Notifier, repr=False)
     exit_pending: bool = field(default=False, repr=False)
     restart_task: asyncio.Task | None = field(default=None, repr=False)
+    saved_host_config: bytes = field(default=b"", repr=False)
+    in_containerd: bool = field(default=False, repr=False)
 
     @property
     def short_id(self) -> str:
@@ -108,14 +107,17 @@ class Container:
         record = {name: getattr(self, name) for name in _PERSISTED}
         record["State"] = {**self.State.to_json(), "RemovalInProgress": self.State.RemovalInProgress}
         atomic_write(self.root / CONFIG_FILE, json.dumps(record).encode())
-        atomic_write(self.root / HOSTCONFIG_FILE, json.dumps(self.HostConfig).encode())
+        host_config = json.dumps(self.HostConfig).encode()
+        if host_config != self.saved_host_config:  # it seldom changes: written only when it does
+            atomic_write(self.root / HOSTCONFIG_FILE, host_config)
+            self.saved_host_config = host_config
 
     @classmethod
     def from_disk(cls, root: Path) -> Container:
         record = json.loads((root / CONFIG_FILE).read_text())
         host_config = json.loads((root / HOSTCONFIG_FILE).read_text())
         container = cls(ID=record["ID"], root=root, HostConfig=host_config,
-                        State=State.from_json(record.get("State", {})))
+                        State=State.from_json(record.get("State", {})), in_containerd=True)
         for name in _PERSISTED:
             if name in record:
                 setattr(container, name, record[name])
