@@ -228,3 +228,30 @@ def test_autoremove_of_a_detached_container(whaled):
     cid = whaled.docker("run", "-d", "--rm", "busybox", "sh", "-c", "sleep 0.5").stdout.strip()
     wait_for(lambda: whaled.api("GET", f"/v1.41/containers/{cid}/json")[0] == 404, what="the container removed")
     assert leftovers(whaled, cid) == []
+
+
+def test_resize_reaches_the_terminal(whaled):
+    status, created = whaled.api_json("POST", "/v1.41/containers/create",
+                                      {"Image": "busybox", "Cmd": ["sh", "-c", "sleep 1; stty size"], "Tty": True})
+    cid = created["Id"]
+    assert whaled.api("POST", f"/v1.41/containers/{cid}/resize?h=30&w=100")[0] == 409  # not running yet
+    whaled.api("POST", f"/v1.41/containers/{cid}/start")
+    status, _, body = whaled.api("POST", f"/v1.41/containers/{cid}/resize?h=30&w=100")
+    assert (status, body) == (200, b"")
+    assert whaled.api_json("POST", f"/v1.41/containers/{cid}/wait")[1]["StatusCode"] == 0
+    assert whaled.docker("logs", cid).stdout.replace("\r", "") == "30 100\n"
+    assert whaled.api_json("POST", f"/v1.41/containers/{cid}/resize?h=x&w=1") == \
+        (400, {"message": 'strconv.Atoi: parsing "x": invalid syntax'})
+    whaled.docker("rm", cid)
+
+
+def test_added_runtime(real_containerd):
+    with Whaled(containerd=real_containerd.address, namespace=real_containerd.namespace,
+                extra_args=["--add-runtime", "myrunc=/usr/sbin/runc", "--default-runtime", "myrunc"]) as daemon:
+        info = daemon.api_json("GET", "/v1.41/info")[1]
+        assert info["DefaultRuntime"] == "myrunc" and info["Runtimes"]["myrunc"] == {"path": "/usr/sbin/runc"}
+        assert daemon.docker("run", "--rm", "--runtime", "runc", "busybox", "echo", "ran").stdout == "ran\n"
+        cid = daemon.docker("create", "busybox", "true").stdout.strip()
+        assert daemon.docker("inspect", "-f", "{{.HostConfig.Runtime}}", cid).stdout.strip() == "myrunc"
+        unknown = daemon.docker("run", "--rm", "--runtime", "kata", "busybox", "true", check=False)
+        assert unknown.returncode == 125 and "Unknown runtime specified kata" in unknown.stderr

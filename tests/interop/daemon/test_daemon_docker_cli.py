@@ -157,3 +157,15 @@ def test_image_commands(whaled, registry, cli, tmp_path):
     d.docker("rmi", "retagged:v1", "imported:v1", cli=cli)
     missing = d.docker("pull", f"{registry.host}/pulled/busybox:nope", cli=cli, check=False)
     assert missing.returncode == 1 and "not found" in missing.stderr
+
+
+def test_system_df_and_prunes(whaled, cli):
+    whaled.docker("run", "--name", "prunable", "--label", "prune=me", "busybox", "true", cli=cli)
+    df = whaled.docker("system", "df", cli=cli).stdout
+    assert df.splitlines()[0].split()[:2] == ["TYPE", "TOTAL"] and "Containers" in df and "Images" in df
+    pruned = whaled.docker("container", "prune", "-f", "--filter", "label=prune=me", cli=cli).stdout
+    assert "Deleted Containers:" in pruned and "Total reclaimed space" in pruned
+    assert whaled.docker("ps", "-aq", "--filter", "name=prunable", cli=cli).stdout == ""
+    assert "Total reclaimed space" in whaled.docker("image", "prune", "-f", cli=cli).stdout
+    assert "busybox" in whaled.docker("images", cli=cli).stdout  # in use by nothing, but tagged: kept
+
