@@ -112,10 +112,7 @@ def finish(cfg: ProcessConfig, chan: Channel, env: dict, no_new_privs: bool) -> 
         load_seccomp(profile, cfg)
     finalize_namespace(cfg, env)
     executable = look_path(cfg.process["args"][0], env.get("PATH", ""))
-    try:
-        linux.faccessat_eaccess_x(executable)
-    except OSError as e:
-        raise RuncError(f"exec {executable}: {strerror(e.errno or 0)}") from None
+    check_executable(executable)
     if wants_seccomp and no_new_privs:
         load_seccomp(profile, cfg)
     if cfg.init:
@@ -294,8 +291,8 @@ def load_seccomp(profile: dict, cfg: ProcessConfig) -> None:
 
 
 def finalize_namespace(cfg: ProcessConfig, env: dict) -> None:
-    """runc's finalizeNamespace: fds closed on exec, bounding set, user, cwd, capabilities."""
-    close_exec_from(3 + cfg.preserve_fds)
+    """runc's finalizeNamespace: bounding set, user, cwd, capabilities (inherited fds were marked
+    close-on-exec at the start, while /proc/self/fd was surely in view)."""
     caps = capabilities.Caps(cfg.process.get("capabilities"))
     if caps.unknown and cfg.logger:
         cfg.logger.warning(f"ignoring unknown or unavailable capabilities: [{' '.join(caps.unknown)}]")
@@ -319,7 +316,7 @@ def finalize_namespace(cfg: ProcessConfig, env: dict) -> None:
 
 
 def close_exec_from(first: int) -> None:
-    """Mark every inherited descriptor from `first` on close-on-exec."""
+    """Mark every inherited descriptor from `first` on close-on-exec, so none leaks into the container."""
     import fcntl
 
     for name in os.listdir("/proc/self/fd"):
@@ -401,16 +398,44 @@ def _find_executable(path: str) -> str | None:
     return "permission denied"
 
 
-def wait_for_start(cfg: ProcessConfig) -> None:
-    """Block on exec.fifo until `start` opens it, then write the byte it reads."""
-    path = f"/proc/self/fd/{cfg.fifo_fd}"
+def check_executable(path: str) -> None:
+    """Can we execute it (a noexec mount says no where LookPath says yes)? As Go's unix.Eaccess: ask the
+    kernel, and when it refuses to answer (a seccomp profile without faccessat2), judge from the mode."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        linux.faccessat_eaccess_x(path)
+        return
     except OSError as e:
-        raise RuncError(f"open exec fifo {path}: {strerror(e.errno or 0)}") from None
+        err = e.errno
+    if err in (1, 38):  # EPERM, ENOSYS
+        st = os.stat(path)
+        uid = os.geteuid()
+        if uid == 0:
+            allowed = bool(st.st_mode & 0o111)
+        elif st.st_uid == uid:
+            allowed = bool(st.st_mode & 0o100)
+        elif st.st_gid == os.getegid() or st.st_gid in os.getgroups():
+            allowed = bool(st.st_mode & 0o010)
+        else:
+            allowed = bool(st.st_mode & 0o001)
+        if allowed:
+            return
+        err = 13
+    raise RuncError(f"exec {path}: {strerror(err or 0)}")
+
+
+def wait_for_start(cfg: ProcessConfig) -> None:
+    """Block on exec.fifo until `start` opens it, then write the byte it reads. The fifo is reached
+    through the state directory's descriptor, taken before the jump into the rootfs: a container
+    without /proc (or without a mount namespace) gets there too."""
+    from corelib.runc.container import EXEC_FIFO
+
+    try:
+        fd = os.open(EXEC_FIFO, os.O_WRONLY | os.O_CLOEXEC, dir_fd=cfg.state_dir_fd)
+    except OSError as e:
+        raise RuncError(f"open exec fifo {EXEC_FIFO}: {strerror(e.errno or 0)}") from None
     os.write(fd, b"0")
     os.close(fd)
-    os.close(cfg.fifo_fd)
+    os.close(cfg.state_dir_fd)
 
 
 def run_start_container_hooks(cfg: ProcessConfig) -> None:

@@ -81,13 +81,13 @@ def create_container(ctx, container_id: str, opts: CreateOptions) -> tuple[Conta
             no_new_keyring=opts.no_new_keyring, rootless_euid=ctx.rootless_euid, preserve_fds=opts.preserve_fds,
             logger=ctx.logger, cgroupns=any(k == "cgroup" and not p for k, p in namespaces),
             close_in_child=[janitor.fd])
-        cfg.fifo_fd = make_exec_fifo(state_dir, linux_spec)
+        cfg.state_dir_fd = make_exec_fifo(state_dir, linux_spec)
         if process.get("terminal"):
             cfg.console, foreground_console = open_console(opts.console_socket)
         start_init(container, cfg, manager, janitor, ctx)
         if cfg.console is not None:
             cfg.console.close()
-        os.close(cfg.fifo_fd)
+        os.close(cfg.state_dir_fd)
         if opts.pid_file:
             from corelib.runc.process import write_pid_file
 
@@ -116,6 +116,7 @@ def devices_of(spec: dict) -> list[dict]:
 
 
 def make_exec_fifo(state_dir: str, linux_spec: dict) -> int:
+    """exec.fifo, owned by the container's root; returns an O_PATH descriptor of the state directory."""
     path = os.path.join(state_dir, EXEC_FIFO)
     old = os.umask(0)
     try:
@@ -126,7 +127,7 @@ def make_exec_fifo(state_dir: str, linux_spec: dict) -> int:
     gid = specconv.host_id(linux_spec.get("gidMappings"), 0) if linux_spec.get("gidMappings") else os.getegid()
     if (uid, gid) != (os.geteuid(), os.getegid()) and uid is not None:
         os.chown(path, uid, gid if gid is not None else -1)
-    return os.open(path, os.O_PATH | os.O_CLOEXEC)
+    return os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
 def open_console(console_socket: str) -> tuple[object, object]:

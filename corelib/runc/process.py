@@ -81,7 +81,7 @@ class ProcessConfig:
         self.namespaces: list[tuple[str, str]] = []  # (type, path) in joining order
         self.mounts: list = []
         self.devices: list[dict] = []
-        self.fifo_fd: int | None = None
+        self.state_dir_fd: int | None = None  # where the init finds exec.fifo
         self.console = None  # a connected socket.socket when the process gets a terminal
         self.no_pivot = False
         self.no_new_keyring = False
@@ -144,6 +144,9 @@ def stage1(cfg: ProcessConfig, chan: Channel, body) -> None:
     try:
         linux.set_name("runc:[1:CHILD]")
         chan.expect("go")
+        from corelib.runc.init import close_exec_from
+
+        close_exec_from(3 + cfg.preserve_fds)  # while /proc/self/fd is the host's, before any setns
         join_namespaces(cfg.joined_namespaces())
         from corelib.runc.spec import NAMESPACES
 
