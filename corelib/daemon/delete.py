@@ -65,7 +65,7 @@ class DeleteMixin:
         self.containers.pop(container.ID, None)
         if self.names.get(container.Name) == container.ID:
             self.names.release(container.Name)
-        for exec_id in list(container.exec_ids):
+        for exec_id in [e for e, c in self.execs.items() if c.ContainerID == container.ID]:
             self.execs.pop(exec_id, None)
         container.stream.end_run()
         container.State.set_removed()

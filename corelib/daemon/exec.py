@@ -21,6 +21,8 @@ from corelib.oci import caps as oci_caps
 
 log = logging.getLogger("whaled.exec")
 
+EXEC_GC_SECONDS = 300
+
 
 @dataclass
 class ExecConfig:
@@ -159,12 +161,20 @@ class ExecMixin:
         exec_config.stream.release_stdin()
         exec_config.stream.end_run()
         exec_config.done.set()
+        if exec_config.ID in container.exec_ids:
+            container.exec_ids.remove(exec_config.ID)  # inspect's ExecIDs are the running ones
+        self.spawn(self._forget_exec(exec_config.ID))
         with contextlib.suppress(errdefs.WhaleError):
             await self.containerd.delete_process(container.ID, exec_config.ID)
         directory = self.fifo_dir(container.ID)
         for suffix in ("stdin", "stdout", "stderr"):
             with contextlib.suppress(FileNotFoundError):
                 (directory / f"{exec_config.ID}-{suffix}").unlink()
+
+    async def _forget_exec(self, exec_id: str) -> None:
+        """A finished exec can be inspected for a while (dockerd's exec GC runs every 5 minutes)."""
+        await asyncio.sleep(EXEC_GC_SECONDS)
+        self.execs.pop(exec_id, None)
 
     async def ExecAttach(self, exec_config: ExecConfig, container: Container, reader: asyncio.StreamReader,
                          writer: asyncio.StreamWriter, leftover: bytes) -> None:

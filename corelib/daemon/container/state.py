@@ -108,20 +108,15 @@ class State:
             self.StartedAt = now
 
     def set_stopped(self, exit_code: int, now: str, oom_killed: bool = False) -> None:
-        self.Running = False
-        self.Paused = False
-        self.Restarting = False
-        self.Pid = 0
-        self.FinishedAt = now
-        self.ExitCode = exit_code
-        self.OOMKilled = oom_killed
-        self._notify((NOT_RUNNING, NEXT_EXIT))
+        self._exited(exit_code, now, oom_killed, restarting=False)
 
     def set_restarting(self, exit_code: int, now: str, oom_killed: bool = False) -> None:
         """An exit the restart policy answers with a restart: still `Running` for docker's purposes,
         but waiters for the exit are told about it."""
-        self.Running = True
-        self.Restarting = True
+        self._exited(exit_code, now, oom_killed, restarting=True)
+
+    def _exited(self, exit_code: int, now: str, oom_killed: bool, restarting: bool) -> None:
+        self.Running = self.Restarting = restarting
         self.Paused = False
         self.Pid = 0
         self.FinishedAt = now

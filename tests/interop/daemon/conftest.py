@@ -6,22 +6,12 @@ from pathlib import Path
 import pytest
 
 from corelib.images.archive import write_docker_archive
-from tests.integration.daemon.harness import DOCKER_CLI_20, DOCKER_CLI_28, Whaled
+from tests.integration.daemon.conftest import real_containerd, whaled
+from tests.integration.daemon.harness import DOCKER_CLI_20, DOCKER_CLI_28
 from tests.integration.daemon_images.helpers import Registry
-from tests.support.real_containerd import RealContainerd
 from tests.support.real_dockerd import RealDockerd
 
-
-@pytest.fixture(scope="module")
-def real_containerd() -> Iterator[RealContainerd]:
-    with RealContainerd() as ctd:
-        yield ctd
-
-
-@pytest.fixture(scope="module")
-def whaled(real_containerd: RealContainerd) -> Iterator[Whaled]:
-    with Whaled(containerd=real_containerd.address, namespace=real_containerd.namespace) as daemon:
-        yield daemon
+__all__ = ["real_containerd", "whaled"]  # the same module-scoped daemons as the integration tests
 
 
 @pytest.fixture(scope="module")
