@@ -35,7 +35,7 @@ class AttachedSession:
                 if start:
                     self._start(wait, wait_condition, on_start_error)
                 resize = self.tty and self.cli.out.is_terminal()
-                with ResizeMonitor(self._resize) if resize else contextlib.nullcontext():
+                with ResizeMonitor(self._resize, self._gave_up) if resize else contextlib.nullcontext():
                     self.streamer.stream()
             finally:
                 sock.close()
@@ -58,6 +58,9 @@ class AttachedSession:
         h, w = self.cli.out.tty_size()
         if h or w:
             self.cli.client.resize(self.id, h, w)
+
+    def _gave_up(self) -> None:
+        self.cli.err.println("failed to resize tty, using default size")
 
     def _restore(self) -> None:
         streamer = getattr(self, "streamer", None)

@@ -68,7 +68,8 @@ def interactive_exec(cli: Cli, config: dict, exec_id: str) -> int:
             cli.client.exec_resize(exec_id, h, w)
 
     try:
-        with ResizeMonitor(resize) if tty and cli.in_.is_terminal() else contextlib.nullcontext():
+        gave_up = lambda: cli.err.println("failed to resize tty, using default size")  # noqa: E731
+        with ResizeMonitor(resize, gave_up) if tty and cli.in_.is_terminal() else contextlib.nullcontext():
             streamer.stream()
     finally:
         sock.close()

@@ -56,14 +56,20 @@ class SignalForwarder:
 
 
 class ResizeMonitor:
-    """MonitorTtySize: resize the container's TTY now and on every SIGWINCH."""
+    """MonitorTtySize: resize the container's TTY now and on every SIGWINCH. The first resize may
+    come before the daemon has the process's TTY: as docker, it is tried again, 10 times at most,
+    10 ms, 20 ms... apart."""
 
-    def __init__(self, resize: Callable[[], None]):
+    def __init__(self, resize: Callable[[], None], on_give_up: Callable[[], None] | None = None):
         self.resize = resize
+        self.on_give_up = on_give_up
         self._saved = None
 
     def __enter__(self) -> ResizeMonitor:
-        self._safe_resize()
+        try:
+            self.resize()
+        except Exception:  # noqa: BLE001 - retried in the background, as docker's initTtySize does
+            threading.Thread(target=self._retry_initial, daemon=True).start()
         if threading.current_thread() is threading.main_thread():
             self._saved = signal.signal(signal.SIGWINCH, lambda *_: threading.Thread(
                 target=self._safe_resize, daemon=True).start())
@@ -72,6 +78,19 @@ class ResizeMonitor:
     def __exit__(self, *exc: object) -> None:
         if self._saved is not None:
             signal.signal(signal.SIGWINCH, self._saved)
+
+    def _retry_initial(self) -> None:
+        import time
+
+        for attempt in range(10):
+            time.sleep((attempt + 1) * 0.01)
+            try:
+                self.resize()
+                return
+            except Exception:  # noqa: BLE001, S112 - tried again, ten times in all
+                continue
+        if self.on_give_up is not None:
+            self.on_give_up()
 
     def _safe_resize(self) -> None:
         with contextlib.suppress(Exception):  # docker prints nothing either
