@@ -54,6 +54,13 @@ def on_terminal(clients, *args: str, rows: int = 33, cols: int = 111, docker: bo
     return proc, master, slave_name
 
 
+def finish(proc: subprocess.Popen, master: int) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    os.close(master)
+
+
 def test_run_interactive_tty(clients):
     proc, master, slave_name = on_terminal(clients, "run", "--rm", "-it", "--name", "wt-tty", "--network", "none",
                                            "busybox", "sh")
@@ -70,10 +77,7 @@ def test_run_interactive_tty(clients):
             os.close(fd)
         assert lflag & termios.ECHO and lflag & termios.ICANON  # raw mode undone
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
+        finish(proc, master)
         clients.docker("rm", "-f", "wt-tty")
 
 
@@ -103,8 +107,5 @@ def test_exec_interactive_tty(clients):
         read_until(master, b"42")
         assert proc.wait(timeout=30) == 3
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
+        finish(proc, master)
         clients.docker("rm", "-f", "wt-exec")

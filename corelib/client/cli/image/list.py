@@ -70,30 +70,29 @@ class ImageContext:
                 "UniqueSize": self.UniqueSize(), "VirtualSize": self.Size()}
 
 
-def image_rows(image: dict, trunc: bool, digests: bool) -> list[ImageContext]:
-    """imageFormat: a dangling image is one `<none>` row; else a row per repository and tag."""
+def by_repository(references: list[str], part: str) -> dict[str, list[str]]:
+    """The tags (or digests) of references, grouped by their familiar repository name."""
     from corelib.images.reference import parse_normalized_named
 
+    grouped: dict[str, list[str]] = {}
+    for reference in references:
+        try:
+            ref = parse_normalized_named(reference)
+        except (ValueError, WhaleError):
+            continue
+        if getattr(ref, part):
+            grouped.setdefault(ref.familiar_name, []).append(getattr(ref, part))
+    return grouped
+
+
+def image_rows(image: dict, trunc: bool, digests: bool) -> list[ImageContext]:
+    """imageFormat: a dangling image is one `<none>` row; else a row per repository and tag."""
     tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
     repo_digests = [d for d in image.get("RepoDigests") or [] if d != "<none>@<none>"]
     if not tags and not repo_digests:
         return [ImageContext(image, "<none>", "<none>", "<none>", trunc)]
-    by_repo_tags: dict[str, list[str]] = {}
-    by_repo_digests: dict[str, list[str]] = {}
-    for ref_string in tags:
-        try:
-            ref = parse_normalized_named(ref_string)
-        except (ValueError, WhaleError):
-            continue
-        if ref.tag:
-            by_repo_tags.setdefault(ref.familiar_name, []).append(ref.tag)
-    for ref_string in repo_digests:
-        try:
-            ref = parse_normalized_named(ref_string)
-        except (ValueError, WhaleError):
-            continue
-        if ref.digest:
-            by_repo_digests.setdefault(ref.familiar_name, []).append(ref.digest)
+    by_repo_tags = by_repository(tags, "tag")
+    by_repo_digests = by_repository(repo_digests, "digest")
     rows = []
     for repo, repo_tags in by_repo_tags.items():
         repo_digest_list = by_repo_digests.pop(repo, []) if digests else []
