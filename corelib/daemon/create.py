@@ -245,9 +245,8 @@ class CreateMixin:
     def setHostConfig(self, container: Container, host_config: dict) -> None:
         points = container_mount_points(host_config, container.Config, container.root / "volumes")
         for point in points:
-            if point.Type == "bind" and not os.path.exists(point.Source) and not host_config.get("Mounts"):
-                os.makedirs(point.Source, exist_ok=True)  # -v creates a missing host directory, as Docker's does
-            if point.Type == "volume":
+            # -v creates a missing host directory as Docker's does (--mount sources were checked to exist)
+            if point.Type in ("bind", "volume") and not os.path.exists(point.Source):
                 os.makedirs(point.Source, exist_ok=True)
         container.MountPoints = {p.Destination: p.to_record() for p in points}
         container.HostConfig = copy.deepcopy(host_config)

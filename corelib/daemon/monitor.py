@@ -144,16 +144,26 @@ class MonitorMixin:
         container.RestartCount = 0
 
     async def reconcile_tasks(self) -> None:
-        """After containerd came back: exits we did not hear about, learned from the tasks."""
+        """After containerd came back: exits we did not hear about (of tasks and of execs), learned
+        from the processes themselves."""
         for container in list(self.containers.values()):
-            if not container.is_running() or container.State.Restarting:
-                continue
-            try:
-                status, _, exit_status = await self.containerd.task_status(container.ID)
-            except errdefs.NotFound:
-                status, exit_status = "stopped", 255
-            except errdefs.WhaleError as e:
-                log.warning("cannot check %s: %s", container.ID[:12], e)
-                continue
-            if status == "stopped":
-                await self.handleContainerExit(container, exit_status)
+            if container.is_running() and not container.State.Restarting:
+                stopped, code = await self._process_stopped(container.ID, "")
+                if stopped:
+                    await self.handleContainerExit(container, code)
+        for exec_config in [e for e in self.execs.values() if e.Running and e.Pid]:  # started ones
+            container = self.containers.get(exec_config.ContainerID)
+            if container is not None:
+                stopped, code = await self._process_stopped(container.ID, exec_config.ID)
+                if stopped:
+                    await self.handle_exec_exit(container, exec_config.ID, code)
+
+    async def _process_stopped(self, container_id: str, exec_id: str) -> tuple[bool, int]:
+        try:
+            status, _, exit_status = await self.containerd.task_status(container_id, exec_id)
+        except errdefs.NotFound:
+            return True, 255
+        except errdefs.WhaleError as e:
+            log.warning("cannot check %s %s: %s", container_id[:12], exec_id[:12], e)
+            return False, 0
+        return status == "stopped", exit_status

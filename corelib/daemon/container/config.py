@@ -190,9 +190,6 @@ class Struct(T):
                 out[f.name] = f.type.zero()
         return out
 
-    def field_names(self) -> list[str]:
-        return [f.name for f in self.fields]
-
 
 def _is_empty(value: object) -> bool:
     return value is None or value is False or value == 0 or value == "" or value == [] or value == {}

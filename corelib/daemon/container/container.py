@@ -128,6 +128,3 @@ class Container:
     def command(self) -> str:
         """The COMMAND column of `docker ps`."""
         return " ".join([self.Path, *self.Args]) if self.Args else self.Path
-
-    def mounts_json(self) -> list[dict]:
-        return [dict(m) for m in self.MountPoints.values()]

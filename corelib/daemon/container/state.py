@@ -92,9 +92,6 @@ class State:
                 setattr(state, name, data[name])
         return state
 
-    def is_running(self) -> bool:
-        return self.Running
-
     # -- transitions ---------------------------------------------------------------------------
 
     def set_running(self, pid: int, now: str, initial: bool = True) -> None:

@@ -39,6 +39,7 @@ class ContainerdSupervisor:
         self.log_path = Path(data_root) / "containerd" / "containerd.log"
         self.log_level = log_level
         self.pid = 0
+        self._proc: asyncio.subprocess.Process | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -98,9 +99,8 @@ class ContainerdSupervisor:
                 log.exception("cannot restart containerd")
 
     async def _wait_exit(self, pid: int) -> None:
-        proc = getattr(self, "_proc", None)
-        if proc is not None and proc.pid == pid:
-            await proc.wait()
+        if self._proc is not None and self._proc.pid == pid:
+            await self._proc.wait()
             return
         try:
             fd = os.pidfd_open(pid)
@@ -130,9 +130,8 @@ class ContainerdSupervisor:
         if _alive(self.pid, "containerd"):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
-        proc = getattr(self, "_proc", None)
-        if proc is not None:
+        if self._proc is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(proc.wait(), 5)
+                await asyncio.wait_for(self._proc.wait(), 5)
         with contextlib.suppress(FileNotFoundError):
             self.pidfile.unlink()

@@ -51,9 +51,6 @@ class Request:
     def form_list(self, name: str) -> list[str]:
         return self.query.get(name, [])
 
-    def has_form(self, name: str) -> bool:
-        return name in self.query
-
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "")
@@ -87,7 +84,6 @@ class ResponseWriter:
         self.started = False
         self.finished = False
         self.hijacked = False
-        self.status = 0
         self._head_only = head_only
 
     def set_header(self, name: str, value: str) -> None:
@@ -132,13 +128,12 @@ class ResponseWriter:
             self.finished = True
             await self._conn.send(h11.EndOfMessage())
 
-    async def hijack(self, upgrade: bool, content_type: str = "application/vnd.docker.raw-stream",
-                     extra_headers: list[tuple[str, str]] | None = None) -> tuple[asyncio.StreamReader,
-                                                                                  asyncio.StreamWriter, bytes]:
+    async def hijack(self, upgrade: bool, extra_headers: list[tuple[str, str]] | None = None
+                     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
         """Take the raw socket, as dockerd's attach does: write the 101 (or 200) head ourselves and
         return (reader, writer, bytes the client already sent after its request)."""
         head = "HTTP/1.1 101 UPGRADED\r\n" if upgrade else "HTTP/1.1 200 OK\r\n"
-        head += f"Content-Type: {content_type}\r\n"
+        head += "Content-Type: application/vnd.docker.raw-stream\r\n"
         if upgrade:
             head += "Connection: Upgrade\r\nUpgrade: tcp\r\n"
         for name, value in extra_headers or []:
@@ -150,7 +145,6 @@ class ResponseWriter:
         if self.started:
             raise RuntimeError("response already started")
         self.started = True
-        self.status = status
         headers = [*headers, ("Date", email.utils.formatdate(usegmt=True))]
         await self._conn.send(h11.Response(status_code=status, headers=headers, reason=_reason(status)))
 

@@ -19,10 +19,6 @@ def bool_value(r: Request, name: str) -> bool:
     return r.form(name).strip().lower() not in _FALSE
 
 
-def bool_value_or_default(r: Request, name: str, default: bool) -> bool:
-    return bool_value(r, name) if r.has_form(name) else default
-
-
 def int_value(r: Request, name: str, default: int | None = None) -> int | None:
     raw = r.form(name)
     if raw == "":

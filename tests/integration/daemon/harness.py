@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from tests.support import cleanup
-from tests.support.env import require_root, venv_bin
+from tests.support.env import missing, require_root, venv_bin
 from tests.support.real_dockerd import DOCKER_CLI_20, DOCKER_CLI_28
 
 __all__ = ["DOCKER_CLI_20", "DOCKER_CLI_28", "Whaled", "UnixHTTPConnection", "wait_for"]
@@ -149,6 +149,8 @@ class Whaled:
 
     def docker(self, *args: str, cli: str = DOCKER_CLI_28, check: bool = True, timeout: float = 60,
                input: bytes | str | None = None) -> subprocess.CompletedProcess:
+        if not os.access(cli, os.X_OK):
+            missing(f"{cli} is not installed (docker.io for 20.10; 28.x in /usr/local/bin)")
         env = {**os.environ, "DOCKER_CONFIG": str(self.dir / "cli-config")}
         text = not isinstance(input, bytes)
         result = subprocess.run([cli, "-H", self.host, *args], capture_output=True, timeout=timeout, input=input,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from corelib.images.archive import write_docker_archive
 from tests.integration.daemon.conftest import real_containerd, whaled
 from tests.integration.daemon.harness import DOCKER_CLI_20, DOCKER_CLI_28
 from tests.integration.daemon_images.helpers import Registry
+from tests.support.env import missing
 from tests.support.real_dockerd import RealDockerd
 
 __all__ = ["real_containerd", "whaled"]  # the same module-scoped daemons as the integration tests
@@ -39,4 +41,6 @@ def dockerd(busybox_archive: Path) -> Iterator[RealDockerd]:
 
 @pytest.fixture(params=[DOCKER_CLI_20, DOCKER_CLI_28], ids=["cli20", "cli28"])
 def cli(request: pytest.FixtureRequest) -> str:
+    if not os.access(request.param, os.X_OK):
+        missing(f"{request.param} is not installed (docker.io for 20.10; 28.x in /usr/local/bin)")
     return request.param
