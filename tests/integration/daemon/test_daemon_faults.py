@@ -135,6 +135,29 @@ def test_whaled_supervises_its_whale_containerd(supervising):
     d.docker("rm", "long")
 
 
+def test_the_whole_whale_stack_runs_what_docker_runs(supervising):
+    """whaled -> whale-containerd -> containerd-shim-whale-v2 -> whale-runc, driven by the real CLI."""
+    d = supervising
+    piped = d.docker("run", "--rm", "-i", "busybox", "sh", "-c", "cat; echo err >&2; exit 3", input="through\n",
+                     check=False)
+    assert (piped.returncode, piped.stdout, piped.stderr.splitlines()[-1]) == (3, "through\n", "err")
+    assert d.docker("run", "--rm", "busybox", "/nonexistent", check=False).returncode == 127
+    d.docker("run", "-d", "--name", "stack1", "busybox", "sh", "-c", "echo logged; sleep 1000")
+    assert d.docker("exec", "stack1", "sh", "-c", "echo $((6*7))").stdout == "42\n"
+    assert d.docker("logs", "stack1").stdout == "logged\n"
+    d.docker("rm", "-f", "stack1")
+
+
+def test_live_restore_keeps_containers_through_a_graceful_restart(real_containerd):
+    with Whaled(containerd=real_containerd.address, namespace=real_containerd.namespace,
+                extra_args=["--live-restore"]) as d:
+        d.docker("run", "-d", "--name", "kept-running", "busybox", "sleep", "1000")
+        pid = state(d, "kept-running").split()[2]
+        d.restart()
+        assert state(d, "kept-running") == f"running 0 {pid}"
+        assert d.api_json("GET", "/v1.41/info")[1]["LiveRestoreEnabled"] is True
+
+
 def test_bad_input_gets_dockers_answers_and_the_daemon_keeps_serving(whaled):
     def create(raw: bytes, headers: dict | None = None, query: str = "") -> tuple[int, str]:
         status, _, body = whaled.api("POST", f"/v1.41/containers/create{query}", raw=raw,
