@@ -175,8 +175,9 @@ def merge_tmpfs_options(options: list[str]) -> list[str]:
 _BIND_MODES = {"ro", "rw", "z", "Z", "nocopy", *PROPAGATIONS}
 
 
-def _invalid_spec(raw: str, reason: str = "") -> errdefs.InvalidArgument:
-    return errdefs.InvalidArgument(f"invalid volume specification: '{raw}'" + (f": {reason}" if reason else ""))
+def _invalid_spec(raw: str, reason: str = "") -> errdefs.WhaleError:
+    """dockerd 20.10 answers these with a 500 (the error is not typed on its way out of create)."""
+    return errdefs.WhaleError(f"invalid volume specification: '{raw}'" + (f": {reason}" if reason else ""))
 
 
 def parse_bind(raw: str, volumes_dir: Path) -> MountPoint:
@@ -189,7 +190,7 @@ def parse_bind(raw: str, volumes_dir: Path) -> MountPoint:
     source, destination = parts[0], parts[1]
     modes = parts[2].split(",") if len(parts) == 3 else []
     if any(m not in _BIND_MODES for m in modes):
-        raise _invalid_spec(raw, f"invalid mode: {parts[2]}")
+        raise errdefs.WhaleError(f"invalid mode: {parts[2]}")
     if not destination.startswith("/"):
         raise _invalid_spec(raw, f"invalid mount config for type \"bind\": invalid mount path: '{destination}' "
                                  "mount path must be absolute")

@@ -47,9 +47,9 @@ def test_binds_and_their_errors(tmp_path):
                                   "RW": False, "Propagation": "rslave"}
     anonymous = parse_bind("/cache", tmp_path)
     assert anonymous.Type == "volume" and anonymous.Source.startswith(str(tmp_path))
-    with pytest.raises(errdefs.InvalidArgument, match="invalid volume specification: '/a:b'"):
+    with pytest.raises(errdefs.WhaleError, match="invalid volume specification: '/a:b'"):
         parse_bind("/a:b", tmp_path)
-    with pytest.raises(errdefs.InvalidArgument, match="invalid mode: bogus"):
+    with pytest.raises(errdefs.WhaleError, match="^invalid mode: bogus$"):
         parse_bind("/a:/b:bogus", tmp_path)
     with pytest.raises(errdefs.InvalidArgument, match="named volumes are not supported"):
         parse_bind("data:/b", tmp_path)

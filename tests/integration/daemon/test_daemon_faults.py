@@ -178,6 +178,10 @@ def test_bad_input_gets_dockers_answers_and_the_daemon_keeps_serving(whaled):
     assert status == 201  # unknown fields are ignored, as Go does
     status, message = create(b'{"Image":"busybox","Cmd":["true"]}', query="?name=dupe")
     assert status == 409 and message.startswith('Conflict. The container name "/dupe" is already in use')
+    before = sorted(os.listdir(whaled.data_root / "containers"))
+    assert create(b'{"Image":"busybox","Cmd":["true"],"HostConfig":{"Binds":["/a:/b","/c:/b"]}}') == \
+        (400, "Duplicate mount point: /b")
+    assert sorted(os.listdir(whaled.data_root / "containers")) == before  # a refused create leaves nothing
     huge = b'{"Image":"busybox","Labels":{"a":"' + b"x" * (65 << 20) + b'"}}'
     assert create(huge) == (400, "http: request body too large")
     assert _oversized_headers(whaled).startswith(b"HTTP/1.1 431 ")
