@@ -255,3 +255,20 @@ def test_added_runtime(real_containerd):
         assert daemon.docker("inspect", "-f", "{{.HostConfig.Runtime}}", cid).stdout.strip() == "myrunc"
         unknown = daemon.docker("run", "--rm", "--runtime", "kata", "busybox", "true", check=False)
         assert unknown.returncode == 125 and "Unknown runtime specified kata" in unknown.stderr
+
+
+def test_detach_keys_end_an_attach_and_the_container_runs_on(whaled):
+    status, created = whaled.api_json("POST", "/v1.41/containers/create",
+                                      {"Image": "busybox", "Cmd": ["sh"], "Tty": True, "OpenStdin": True})
+    cid = created["Id"]
+    whaled.api("POST", f"/v1.41/containers/{cid}/start")
+    sock = attach_socket(whaled, cid, "stdin=1&stdout=1&stream=1")
+    sock.sendall(b"echo marker\n")
+    seen = b""
+    while b"marker\r\n" not in seen.replace(b"echo marker", b""):
+        seen += sock.recv(4096)
+    sock.sendall(b"\x10\x11")  # ctrl-p ctrl-q
+    read_until_closed(sock)  # the daemon ends the attach
+    sock.close()
+    assert whaled.docker("inspect", "-f", "{{.State.Running}}", cid).stdout.strip() == "true"
+    whaled.docker("rm", "-f", cid)
