@@ -103,6 +103,13 @@ class Whaled:
 
 def main(rounds: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="wb-bench-cli-", dir="/tmp"))
+    try:
+        measure(rounds, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(rounds: int, work: Path) -> None:
     archive = work / "busybox.tar"
     write_docker_archive(archive, build_busybox_rootfs(work / "rootfs"), ["busybox:latest"])
     env = {**os.environ, "WHALE_CONFIG": str(work / "whale-config"), "DOCKER_CONFIG": str(work / "docker-config")}
@@ -134,7 +141,6 @@ def main(rounds: int) -> None:
             print(f"whaled: {e}; the whale -> whaled comparison is not measured\n")
         finally:
             whaled.stop()
-    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
