@@ -51,6 +51,9 @@ class Config:
     default_shm_size: int = 64 << 20
     shutdown_timeout: int = 15
     init_path: str = ""
+    metrics_addr: str = ""  # host:port of the Prometheus endpoint; empty: none
+    otlp_endpoint: str = ""  # an OpenTelemetry collector's OTLP/HTTP address; empty: no export
+    tracing: bool = True
 
     def __post_init__(self) -> None:
         data, run, sock = default_places()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import os
-import time
 from datetime import UTC, datetime
 
 from corelib import errdefs
@@ -14,6 +13,7 @@ from corelib.daemon.container.state import format_time
 from corelib.daemon.mounts import container_mount_points
 from corelib.daemon.names import generate_id, validate_name
 from corelib.daemon.network import host_hostname, network_mode, network_settings, validate_network_mode
+from corelib.daemon.tracing import tracer
 from corelib.oci import caps as oci_caps
 from corelib.oci.defaults import MASKED_PATHS, READONLY_PATHS
 
@@ -176,7 +176,11 @@ class CreateMixin:
 
     async def containerCreate(self, name: str, config: dict | None, host_config: dict,
                               networking_config: dict) -> dict:
-        started = time.monotonic()
+        with tracer.span("containerCreate"):
+            return await self._container_create(name, config, host_config, networking_config)
+
+    async def _container_create(self, name: str, config: dict | None, host_config: dict,
+                                networking_config: dict) -> dict:
         if config is None:
             raise errdefs.InvalidArgument("Config cannot be empty in order to create a container")
         warnings = verify_container_settings(config, host_config, self.config.runtimes)
@@ -186,10 +190,13 @@ class CreateMixin:
                                           + ", ".join(sorted(endpoints)))
         adapt_container_settings(host_config, self.config.default_runtime, self.config.default_shm_size)
         container = await self.create(name, config, host_config)
-        self.metrics.update_since("create", started)
         return {"Id": container.ID, "Warnings": warnings}
 
     async def create(self, name: str, config: dict, host_config: dict) -> Container:
+        with tracer.span("create"):
+            return await self._create(name, config, host_config)
+
+    async def _create(self, name: str, config: dict, host_config: dict) -> Container:
         if not config.get("Image"):
             raise errdefs.InvalidArgument("No command specified") if not (config.get("Cmd") or
                                                                          config.get("Entrypoint")) \
@@ -214,6 +221,13 @@ class CreateMixin:
         return container
 
     def newContainer(self, name: str, config: dict, host_config: dict, image_id: str) -> Container:
+        with tracer.span("newContainer") as span:
+            container = self._new_container(name, config, host_config, image_id)
+            if span is not None:
+                span.attributes["container_id"] = container.ID  # from here on the trace is this container's
+            return container
+
+    def _new_container(self, name: str, config: dict, host_config: dict, image_id: str) -> Container:
         container_id, full_name = self.generateIDAndName(name)
         if network_mode(host_config) == "host":
             if not config.get("Hostname"):
@@ -253,6 +267,7 @@ class CreateMixin:
         if (container.HostConfig.get("LogConfig") or {}).get("Type") != "none":
             open(container.LogPath, "ab").close()
 
+    @tracer.traced()
     def Register(self, container: Container) -> None:
         """Make the container known: in memory, and on disk (its record survives a restart)."""
         container.to_disk()

@@ -24,7 +24,6 @@ from corelib.daemon.inspect import InspectMixin
 from corelib.daemon.libcontainerd.client import Client
 from corelib.daemon.list import ListMixin
 from corelib.daemon.logs import LogsMixin
-from corelib.daemon.metrics import ContainerActions
 from corelib.daemon.monitor import MonitorMixin
 from corelib.daemon.names import NameRegistrar
 from corelib.daemon.pause import PauseMixin
@@ -33,6 +32,8 @@ from corelib.daemon.restore import RestoreMixin
 from corelib.daemon.start import StartMixin
 from corelib.daemon.stop import StopMixin
 from corelib.daemon.top import TopMixin
+from corelib.daemon.tracing import Collector
+from corelib.trace.metrics import DaemonMetrics
 
 log = logging.getLogger("whaled")
 
@@ -49,7 +50,7 @@ class Daemon(CreateMixin, StartMixin, StopMixin, MonitorMixin, DeleteMixin, Atta
         self.names = NameRegistrar()
         self.events = Events()
         self.execs: dict = {}
-        self.metrics = ContainerActions()
+        self.traces = Collector(self.root / "traces", DaemonMetrics())
         self.fifo_holder = FifoHolder(str(self.exec_root / "fifoholder.sock"))
         self.started_at = time.time()
         self.shutting_down = False

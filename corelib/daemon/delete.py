@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 
 from corelib import errdefs
 from corelib.daemon.container.container import Container
@@ -11,14 +10,15 @@ from corelib.daemon.events import parse_timestamp
 from corelib.daemon.list import created_ns, size_rw
 from corelib.daemon.mounts import remove_tree
 from corelib.daemon.server.httputils import match_labels, validate_filters
+from corelib.daemon.tracing import tracer
 
 PRUNE_FILTERS = {"until", "label", "label!"}
 
 
 class DeleteMixin:
+    @tracer.traced()
     async def ContainerRm(self, name: str, force: bool = False, remove_volumes: bool = False,
                           remove_link: bool = False) -> None:
-        started = time.monotonic()
         container = self.GetContainer(name)
         if remove_link:
             raise errdefs.InvalidArgument("Conflict, cannot remove the default link name of the container")
@@ -30,7 +30,6 @@ class DeleteMixin:
             await self.cleanupContainer(container, force, remove_volumes)
         finally:
             container.State.reset_removal_in_progress()
-        self.metrics.update_since("delete", started)
 
     async def cleanupContainer(self, container: Container, force: bool, remove_volumes: bool,
                                registered: bool = True) -> None:

@@ -52,6 +52,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("-l", "--log-level", default="info", choices=sorted(LEVELS), help="Set the logging level")
     parser.add_argument("-D", "--debug", action="store_true", help="Enable debug mode")
     parser.add_argument("--shutdown-timeout", type=int, default=15, help="Default shutdown timeout in seconds")
+    parser.add_argument("--metrics-addr", default="", help="Set default address and port to serve the metrics api on "
+                                                          "(host:port; a bare :port listens on 127.0.0.1)")
+    parser.add_argument("--otlp-endpoint", default=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+                        help="Export lifecycle spans to this OpenTelemetry collector (OTLP over HTTP)")
+    parser.add_argument("--no-tracing", action="store_true", help="Record no lifecycle spans")
     parser.add_argument("-v", "--version", action="store_true", help="Print version information and quit")
     return parser.parse_args(argv)
 
@@ -92,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Docker version {SERVER_VERSION}, build whalebone")
         return 0
     config = make_config(args)
+    config.metrics_addr, config.otlp_endpoint, config.tracing = args.metrics_addr, args.otlp_endpoint, \
+        not args.no_tracing
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(LogrusFormatter())
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
@@ -115,6 +122,7 @@ async def run(config: Config) -> None:
     from corelib.daemon.server.router.exec import ExecRouter
     from corelib.daemon.server.router.image import ImageRouter
     from corelib.daemon.server.router.system import SystemRouter
+    from corelib.daemon.server.router.trace import TraceRouter
     from corelib.daemon.server.server import Server
 
     stop = asyncio.Event()
@@ -130,12 +138,16 @@ async def run(config: Config) -> None:
     await containerd.wait_ready(60)
     images = ImageService(containerd.channel, config.containerd_namespace, Path(config.data_root) / "image")
     daemon = Daemon(config, images, containerd)
+    start_tracing(config, daemon, containerd)
+    await containerd.detect_tracing()
     daemon.fifo_holder.connect()
     containerd.subscribe(daemon.ProcessEvent, daemon.reconcile_tasks)
     await images.ensure_busybox()
     await daemon.restore()
     server = Server(_server_version())
-    for router in (SystemRouter(daemon), ContainerRouter(daemon), ExecRouter(daemon), ImageRouter(daemon)):
+    routers = (SystemRouter(daemon), ContainerRouter(daemon), ExecRouter(daemon), ImageRouter(daemon),
+               TraceRouter(daemon))
+    for router in routers:
         server.add_routes(router.routes())
     for host in config.hosts:
         await server.listen(host)
@@ -144,9 +156,29 @@ async def run(config: Config) -> None:
     log.info("Processing signal 'terminated'")
     await server.close()
     await daemon.shutdown()
+    daemon.traces.close()
     await containerd.close()
     if supervisor is not None:
         await supervisor.stop()
+
+
+def start_tracing(config: Config, daemon: object, containerd: object) -> None:
+    """Every layer's spans into the daemon's collector; metrics served, OTLP export, if asked for."""
+    from corelib.daemon.tracing import tracer
+
+    tracer.enabled = config.tracing
+    tracer.sink = daemon.traces.add
+    containerd.on_span = daemon.traces.add
+    if config.otlp_endpoint:
+        from corelib.trace.otlp import OtlpExporter
+
+        daemon.traces.exporter = OtlpExporter(config.otlp_endpoint)
+    if config.metrics_addr:
+        from prometheus_client import start_http_server
+
+        host, _, port = config.metrics_addr.rpartition(":")
+        start_http_server(int(port), addr=host or "127.0.0.1", registry=daemon.traces.metrics.registry)
+        log.info("metrics API listening on %s:%s", host or "127.0.0.1", port)
 
 
 def _server_version() -> str:

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from corelib.daemon.logger.jsonfile import JSONFileLogger
 from corelib.daemon.mounts import is_mountpoint, mount_all, unmount
 from corelib.daemon.network import NetworkMixin
 from corelib.daemon.oci_linux import OCIMixin
+from corelib.daemon.tracing import tracer
 
 log = logging.getLogger("whaled.start")
 
@@ -93,7 +93,6 @@ class FifoKeepers:
 
 class StartMixin(NetworkMixin, OCIMixin):
     async def ContainerStart(self, name: str) -> None:
-        started = time.monotonic()
         container = self.GetContainer(name)
         if container.is_paused():
             raise errdefs.Conflict("cannot start a paused container, try unpause instead")
@@ -102,9 +101,12 @@ class StartMixin(NetworkMixin, OCIMixin):
         if container.State.RemovalInProgress or container.State.Dead:
             raise errdefs.Conflict("container is marked for removal and cannot be started")
         await self.containerStart(container, reset_restart_manager=True)
-        self.metrics.update_since("start", started)
 
     async def containerStart(self, container: Container, reset_restart_manager: bool = True) -> None:
+        with tracer.span("containerStart", container_id=container.ID):
+            await self._container_start(container, reset_restart_manager)
+
+    async def _container_start(self, container: Container, reset_restart_manager: bool) -> None:
         async with container.start_lock:
             if container.is_running() and not container.State.Restarting:
                 return
@@ -121,15 +123,19 @@ class StartMixin(NetworkMixin, OCIMixin):
                 raise errdefs.WhaleError(str(e)) from None
 
     async def _start(self, container: Container, reset_restart_manager: bool) -> None:
-        await self.conditionalMountOnStart(container)
-        await self.initializeNetworking(container)
-        spec = self.createSpec(container)
+        with tracer.span("conditionalMountOnStart"):
+            await self.conditionalMountOnStart(container)
+        with tracer.span("initializeNetworking"):
+            await self.initializeNetworking(container)
+        with tracer.span("createSpec"):
+            spec = self.createSpec(container)
         if reset_restart_manager:
             self.reset_restart_manager(container)
             container.HasBeenManuallyStopped = False
         runtime = self.config.runtimes[container.HostConfig.get("Runtime") or self.config.default_runtime]
-        await self.containerd.create(container.ID, spec, runtime.shim, runtime.path,
-                                     {"com.docker/engine.bundle.path": str(self.fifo_dir(container.ID))})
+        with tracer.span("containerd.Create", runtime=runtime.shim):
+            await self.containerd.create(container.ID, spec, runtime.shim, runtime.path,
+                                         {"com.docker/engine.bundle.path": str(self.fifo_dir(container.ID))})
         container.in_containerd = True
         pid = await self.containerdStart(container)
         container.State.set_running(pid, format_time(datetime.now(UTC)), initial=True)
@@ -148,6 +154,7 @@ class StartMixin(NetworkMixin, OCIMixin):
             with contextlib.suppress(errdefs.WhaleError):
                 await self.ContainerRm(container.ID, force=True, remove_volumes=True)
 
+    @tracer.traced("containerd.Start")
     async def containerdStart(self, container: Container) -> int:
         """The seed's `daemon.containerd.Start`: the task's stdio fifos, then Tasks.Create and Start."""
         stdin, stdout, stderr = self.initializeStdio(container)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal as signals
-import time
 
 from corelib import errdefs
 from corelib.daemon.container.container import Container
 from corelib.daemon.container.state import NOT_RUNNING
+from corelib.daemon.tracing import tracer
 
 DEFAULT_STOP_TIMEOUT = 10
 
@@ -127,8 +127,8 @@ class StopMixin:
 
     # -- stop ----------------------------------------------------------------------------------
 
+    @tracer.traced()
     async def ContainerStop(self, name: str, timeout: int | None) -> None:
-        started = time.monotonic()
         container = self.GetContainer(name)
         if not container.is_running():
             raise errdefs.NotModified("container already stopped")
@@ -136,7 +136,6 @@ class StopMixin:
             await self.containerStop(container, self.stop_timeout(container) if timeout is None else timeout)
         except errdefs.WhaleError as e:
             raise errdefs.WhaleError(f"cannot stop container: {name}: {e}") from None
-        self.metrics.update_since("stop", started)
 
     async def containerStop(self, container: Container, seconds: int) -> None:
         """The stop signal; after `seconds` (forever when negative) SIGKILL; then the `stop` event."""

@@ -57,6 +57,10 @@ class SpanStore:
         with open(directory / SPANS_FILE, "a", encoding="utf-8") as f:
             f.write(lines)
 
+    def container_of(self, span: Span) -> str | None:
+        """The container a span's trace belongs to, if one is known yet."""
+        return span.attributes.get("container_id") or self._container_of_trace.get(span.trace_id)
+
     def spans_of(self, container: str) -> list[Span]:
         path = self.root / container / SPANS_FILE
         try:

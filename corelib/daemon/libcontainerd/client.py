@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -26,6 +27,11 @@ from corelib.api.containerd.services.events.v1 import events_pb2, events_pb2_grp
 from corelib.api.containerd.services.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from corelib.api.containerd.services.version.v1 import version_pb2_grpc
 from corelib.api.containerd.types.task import task_pb2
+from corelib.daemon.tracing import tracer
+from corelib.trace.context import TRACEPARENT
+from corelib.trace.events import TOPIC as SPANS_TOPIC
+from corelib.trace.events import span_from_any
+from corelib.trace.span import Span, current_context
 
 log = logging.getLogger("whaled.libcontainerd")
 
@@ -83,12 +89,28 @@ class Client:
         self.events = events_pb2_grpc.EventsStub(self.channel)
         self.version_service = version_pb2_grpc.VersionStub(self.channel)
         self._subscriber: asyncio.Task[None] | None = None
+        self.on_span: Callable[[Span], None] | None = None  # spans other layers publish on the event bus
+        # A containerd that records no spans of its own (the real one): the daemon times its calls instead.
+        self.measure_spans = False
 
-    async def _call(self, method: Callable, request: object, timeout: float | None = None) -> object:
+    async def _call(self, method: Callable, request: object, timeout: float | None = None, span: str = "") -> object:
+        """One gRPC call, inside the current trace (traceparent in the metadata). `span` names the
+        containerd span this call stands for, recorded from here when containerd records none."""
+        context = current_context()
+        metadata = self.metadata if context is None else (*self.metadata, (TRACEPARENT, context.traceparent()))
+        started = time.time_ns()
         try:
-            return await method(request, metadata=self.metadata, timeout=timeout)
+            return await method(request, metadata=metadata, timeout=timeout)
         except grpc.aio.AioRpcError as e:
             raise _error(e) from None
+        finally:
+            if span and self.measure_spans and context is not None:
+                tracer.record(span, started, time.time_ns(), layer="containerd", measured_by="daemon")
+
+    async def detect_tracing(self) -> None:
+        """Whether containerd records its own spans: ours says so in its version, the real one does not."""
+        version, _ = await self.version()
+        self.measure_spans = "whalebone" not in version
 
     async def close(self) -> None:
         if self._subscriber is not None:
@@ -121,11 +143,13 @@ class Client:
                                                      options=_any(RUNC_OPTIONS_TYPE, options.SerializeToString())),
             spec=_any(SPEC_TYPE, json.dumps(spec).encode()))
         try:
-            await self._call(self.containers.Create, containers_pb2.CreateContainerRequest(container=record))
+            await self._call(self.containers.Create, containers_pb2.CreateContainerRequest(container=record),
+                             span="Containers.Create")
         except errdefs.AlreadyExists:
             # A leftover of a crash between create and delete: replace it.
             await self.delete(container_id)
-            await self._call(self.containers.Create, containers_pb2.CreateContainerRequest(container=record))
+            await self._call(self.containers.Create, containers_pb2.CreateContainerRequest(container=record),
+                             span="Containers.Create")
 
     async def get_spec(self, container_id: str) -> dict:
         response = await self._call(self.containers.Get, containers_pb2.GetContainerRequest(id=container_id))
@@ -143,11 +167,12 @@ class Client:
         start is deleted again. Returns the pid."""
         request = tasks_pb2.CreateTaskRequest(container_id=container_id, stdin=stdin, stdout=stdout,
                                               stderr=stderr, terminal=terminal)
-        await self._call(self.tasks.Create, request)
+        await self._call(self.tasks.Create, request, span="Tasks.Create")
         if on_created is not None:
             on_created()
         try:
-            response = await self._call(self.tasks.Start, tasks_pb2.StartRequest(container_id=container_id))
+            response = await self._call(self.tasks.Start, tasks_pb2.StartRequest(container_id=container_id),
+                                        span="Tasks.Start")
         except errdefs.WhaleError:
             with contextlib.suppress(errdefs.WhaleError):
                 await self.delete_task(container_id)
@@ -216,7 +241,8 @@ class Client:
         self._subscriber = asyncio.ensure_future(self._follow_events(handler, on_reconnect))
 
     async def _follow_events(self, handler: EventHandler, on_reconnect: Callable[[], Awaitable[None]]) -> None:
-        request = events_pb2.SubscribeRequest(filters=[f"namespace=={self.namespace},topic~=|^/tasks/|"])
+        request = events_pb2.SubscribeRequest(filters=[f"namespace=={self.namespace},topic~=|^/tasks/|",
+                                                       f'namespace=={self.namespace},topic=="{SPANS_TOPIC}"'])
         reconnecting = False
         while True:
             try:
@@ -238,6 +264,11 @@ class Client:
             await asyncio.sleep(0.2)
 
     async def _dispatch(self, envelope: events_pb2.Envelope, handler: EventHandler) -> None:
+        if envelope.topic == SPANS_TOPIC:
+            span = span_from_any(envelope.event)
+            if span is not None and self.on_span is not None:
+                self.on_span(span)
+            return
         known = _TOPICS.get(envelope.topic)
         if known is None or envelope.namespace != self.namespace:
             return

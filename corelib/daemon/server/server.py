@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from corelib import errdefs
 from corelib.daemon.server import http
 from corelib.daemon.server.http import Handler, Request, ResponseWriter
+from corelib.daemon.tracing import UNTRACED_HANDLERS, tracer
+from corelib.trace.context import TRACEPARENT, parse_traceparent
+from corelib.trace.span import adopt
 
 log = logging.getLogger("whaled.api")
 
@@ -136,12 +139,22 @@ class Server:
             r.version = asked
             w.set_header("Docker-Experimental", self.experimental)
             try:
-                await handler(r, w)
+                await _traced(handler, r, w)
             except (ConnectionError, asyncio.CancelledError):
                 raise
             except Exception as e:  # noqa: BLE001 - every error is mapped to Docker's body once, here
                 await _write_error(r, w, e)
         return versioned
+
+
+async def _traced(handler: Handler, r: Request, w: ResponseWriter) -> None:
+    """The request as a span named after its handler (postContainersCreate...), in the caller's trace."""
+    name = getattr(handler, "__name__", "")
+    if name in UNTRACED_HANDLERS or not tracer.enabled:
+        await handler(r, w)
+        return
+    with adopt(parse_traceparent(r.headers.get(TRACEPARENT))), tracer.span(name, method=r.method):
+        await handler(r, w)
 
 
 async def _not_found(r: Request, w: ResponseWriter) -> None:
