@@ -66,6 +66,11 @@ def test_create_start_and_exit_spans_nest_in_the_callers_trace(shim):
     assert by_name["publish /tasks/exit"].parent_id == by_name["exit"].span_id
     assert by_name["Create"].attributes["container_id"] == shim.id
     assert by_name["exit"].attributes["follows_from"] is True
+    runtime_spans = [s for s in spans if s.layer == "runc"]
+    assert runtime_spans and {s.parent_id for s in runtime_spans} <= {by_name["runc create"].span_id,
+                                                                      by_name["runc start"].span_id}
+    if not any(s.measured_by is None for s in runtime_spans):  # a runtime that reports no phases (real runc)
+        assert {(s.name, s.measured_by) for s in runtime_spans} == {("create", "shim"), ("start", "shim")}
     assert nesting_violations(spans) == []
     # /tasks/exit itself reached containerd before the span that times its forwarding
     topics = shim.events.topics()
