@@ -4,8 +4,6 @@
 follow the positional arguments unless the command keeps its arguments verbatim (`exec`, `ps`).
 """
 
-from __future__ import annotations
-
 from corelib.runc.errors import UsageError
 
 

@@ -1,8 +1,6 @@
 """A container as the state directory `<root>/<id>/` describes it: state.json (written atomically),
 exec.fifo while it is created-but-not-started, and the status runc derives from them and /proc."""
 
-from __future__ import annotations
-
 import os
 import time
 
@@ -61,7 +59,7 @@ class Container:
         self._cgroups = None
 
     @classmethod
-    def load(cls, root: str, container_id: str) -> Container:
+    def load(cls, root: str, container_id: str) -> "Container":
         validate_id(container_id)
         try:
             with open(os.path.join(root, container_id, STATE_FILE), "rb") as f:

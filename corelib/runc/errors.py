@@ -1,7 +1,5 @@
 """Errors worded as runc words them: what goes to the log and stderr is `str(error)`."""
 
-from __future__ import annotations
-
 import os
 
 

@@ -4,7 +4,6 @@ lifecycle step's error, worded as runc's."""
 from __future__ import annotations
 
 import os
-import select
 import time
 
 from corelib.runc import jsonlite as json
@@ -75,6 +74,8 @@ def _wait(pid: int, deadline: float | None) -> int | None:
 
 
 def _collect(outputs: dict[int, bytes], deadline: float | None) -> tuple[dict[int, bytes], bool]:
+    import select
+
     open_fds = list(outputs)
     while open_fds:
         wait = None if deadline is None else max(deadline - time.monotonic(), 0)

@@ -18,13 +18,17 @@ from corelib.runc.process import Channel, ProcessConfig
 def preload(cfg: ProcessConfig) -> object:
     """Import (and dlopen) now what the init needs later: once it is in a user namespace or inside the
     container's filesystem, the interpreter's own files are out of reach. Returns libseccomp, if needed."""
-    import _socket  # noqa: F401
     import fcntl  # noqa: F401
-    import select  # noqa: F401
     import struct  # noqa: F401
 
-    import corelib.runc.cgroups.v1  # noqa: F401
-    import corelib.runc.hooks  # noqa: F401
+    if "network" in cfg.new_namespaces():
+        import _socket  # noqa: F401
+    if cfg.spec.get("hooks"):
+        import select  # noqa: F401
+
+        import corelib.runc.hooks  # noqa: F401
+    if any(m.type == "cgroup" for m in cfg.mounts):
+        import corelib.runc.cgroups.v1  # noqa: F401
 
     if cfg.process.get("terminal"):
         import termios  # noqa: F401

@@ -4,8 +4,6 @@
 `whale-runc state` that is a third of its start-up. The C scanner and encoder are what `json` uses
 anyway, so the output is the same as json.dumps; `json` is the fallback where `_json` is missing."""
 
-from __future__ import annotations
-
 try:
     import _json
 except ImportError:  # an interpreter without the accelerator
@@ -33,7 +31,7 @@ def loads(text: str | bytes) -> object:
 
         return json.loads(text)
     if isinstance(text, bytes):
-        text = text.decode("utf-8-sig")
+        text = text.decode("utf-8").removeprefix("\ufeff")  # (the utf-8-sig codec is one more import)
     start = len(text) - len(text.lstrip(_WHITESPACE))
     try:
         value, end = _scan(text, start)

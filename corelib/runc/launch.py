@@ -58,9 +58,10 @@ def create_container(ctx, container_id: str, opts: CreateOptions) -> tuple[Conta
         raise RuncError(ALREADY_EXISTS)
     specconv.validate(spec, bundle, rootfs, namespaces)
     linux_spec = spec.get("linux") or {}
-    from corelib.runc import seccomp
+    if linux_spec.get("seccomp"):
+        from corelib.runc import seccomp
 
-    seccomp.validate(linux_spec.get("seccomp"))
+        seccomp.validate(linux_spec["seccomp"])
     try:
         os.mkdir(state_dir, 0o711)
     except FileExistsError:

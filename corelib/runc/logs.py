@@ -2,8 +2,6 @@
 `level`, `msg`, `time`, to `--log FILE` or stderr. containerd-shim-runc-v2 reads the last
 `"level":"error"` line of the JSON log to learn why a command failed."""
 
-from __future__ import annotations
-
 import os
 import sys
 import time

@@ -1,8 +1,6 @@
 """whale-runc: runc's command line. Global flags, then one module per command, imported only when
 that command runs (start-up time is what the hot path pays for), and errors worded as runc words them."""
 
-from __future__ import annotations
-
 import os
 import sys
 

@@ -2,8 +2,6 @@
 runc's cgroups/fs and cgroups/fs2. A manager is built for a new container from its cgroupsPath, or
 re-made from the paths saved in its state; it creates, joins, limits, freezes, lists and removes."""
 
-from __future__ import annotations
-
 import os
 import time
 

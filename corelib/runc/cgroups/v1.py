@@ -1,13 +1,10 @@
 """cgroup v1: one directory per controller hierarchy (runc's cgroups/fs). On a hybrid host the
 container also joins the unified hierarchy (key ""), as runc does."""
 
-from __future__ import annotations
-
 import os
 import time
 
 from corelib.runc.cgroups import IGNORABLE, own_cgroup_paths, read_file, read_pids, remove_path, write_file
-from corelib.runc.cgroups.devices import v1_rules
 from corelib.runc.errors import RuncError
 
 SUBSYSTEMS = ("cpuset", "cpu", "cpuacct", "memory", "devices", "freezer", "net_cls", "net_prio", "blkio",
@@ -41,7 +38,7 @@ class Manager:
         self.explicit = True
 
     @classmethod
-    def for_path(cls, inner: str, rootless: bool, explicit: bool) -> Manager:
+    def for_path(cls, inner: str, rootless: bool, explicit: bool) -> "Manager":
         own = own_cgroup_paths() if not inner.startswith("/") else {}
         paths = {}
         for subsystem, (point, root) in cgroup_mounts().items():
@@ -103,6 +100,8 @@ class Manager:
         if devices is not None and not self.rootless:
             path = self._path("devices", required=bool(devices))
             if path:
+                from corelib.runc.cgroups.devices import v1_rules
+
                 for file, rule in v1_rules(devices):
                     write_file(path, file, rule)
 

@@ -2,8 +2,6 @@
 down the tree through cgroup.subtree_control; device rules become an eBPF program; freezing uses
 cgroup.freeze and waits for cgroup.events to say `frozen 1`."""
 
-from __future__ import annotations
-
 import os
 import time
 
@@ -45,7 +43,7 @@ class Manager:
         self.paths = {"": path}
 
     @classmethod
-    def for_path(cls, mountpoint: str, inner: str, rootless: bool, explicit: bool) -> Manager:
+    def for_path(cls, mountpoint: str, inner: str, rootless: bool, explicit: bool) -> "Manager":
         if not inner.startswith("/"):
             inner = os.path.join(own_cgroup_paths().get("", "/"), inner)
         m = cls(os.path.normpath(os.path.join(mountpoint, inner.lstrip("/"))), rootless)

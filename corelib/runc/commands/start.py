@@ -25,7 +25,7 @@ def start(container) -> None:
     """Read the init's byte from exec.fifo (non-blocking, watching that the init is still alive),
     remove the fifo, then run the poststart hooks (a failing one kills the container)."""
     import os
-    import select
+    import time
 
     from corelib.runc.container import EXEC_FIFO, STOPPED
 
@@ -33,14 +33,18 @@ def start(container) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         data = b""
-        while not data:
-            select.select([fd], [], [], 0.1)
+        delay = 0.0002
+        while True:
             try:
-                data = os.read(fd, 16)
+                data = os.read(fd, 16)  # b"" until the init has the fifo open, EAGAIN until it writes
             except BlockingIOError:
-                continue
-            if not data and container.run_type() == STOPPED:
+                data = b""
+            if data:
+                break
+            if container.run_type() == STOPPED:
                 raise RuncError("container process is already dead")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.02)
     finally:
         os.close(fd)
     os.unlink(path)
