@@ -50,7 +50,11 @@ def standard_init(cfg: ProcessConfig, chan: Channel) -> None:
     linux.set_name("runc:[2:INIT]")
     chan.expect("go")
     become_session_leader(cfg)
+    # The runtime moves us into the container's cgroups meanwhile (the kernel's first migration
+    # is slow); wait for it only where it matters: a cgroup namespace, the cgroup mount, the hooks.
+    in_cgroups = CgroupsApplied(chan)
     if cfg.cgroupns:
+        in_cgroups.wait()
         linux.unshare(linux.CLONE_NEWCGROUP)
     set_oom_score_adj(cfg.process.get("oomScoreAdj"))
     if not cfg.no_new_keyring:
@@ -60,7 +64,8 @@ def standard_init(cfg: ProcessConfig, chan: Channel) -> None:
     env = process_env(cfg.process)
     has_mountns = any(kind == "mount" for kind, _ in cfg.namespaces)
     if has_mountns:
-        prepare_rootfs(cfg)
+        prepare_rootfs(cfg, in_cgroups)
+    in_cgroups.wait()
     chan.send("hooks")
     chan.expect("resume")
     enter_rootfs(cfg, has_mountns)
@@ -192,7 +197,19 @@ def process_env(process: dict) -> dict:
     return env
 
 
-def prepare_rootfs(cfg: ProcessConfig) -> None:
+class CgroupsApplied:
+    """The runtime's `cgroups` message, awaited once."""
+
+    def __init__(self, chan: Channel):
+        self.chan, self.done = chan, False
+
+    def wait(self) -> None:
+        if not self.done:
+            self.chan.expect("cgroups")
+            self.done = True
+
+
+def prepare_rootfs(cfg: ProcessConfig, in_cgroups: CgroupsApplied) -> None:
     """Mounts and /dev, up to the point where the runtime's prestart hooks run."""
     linux_spec = cfg.spec.get("linux") or {}
     from corelib.runc.spec import PROPAGATION
@@ -200,6 +217,8 @@ def prepare_rootfs(cfg: ProcessConfig) -> None:
     rootfs.prepare_root(cfg.rootfs, PROPAGATION.get(linux_spec.get("rootfsPropagation") or "", 0))
     ctx = rootfs.MountContext(cfg.rootfs, cfg.cgroupns, any(k == "user" for k, _ in cfg.namespaces))
     for m in cfg.mounts:
+        if m.type == "cgroup":
+            in_cgroups.wait()  # the mount shows our own cgroup
         try:
             rootfs.mount_to_rootfs(m, ctx)
         except (RuncError, OSError) as e:

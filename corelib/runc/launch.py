@@ -152,7 +152,6 @@ def start_init(container: Container, cfg: ProcessConfig, manager, janitor: Janit
     ran = False
     try:
         janitor.tell(stage1)
-        manager.apply(stage1, resources)
         chan.send("go")
         msg = chan.expect("usermap", "pid")
         if msg["type"] == "usermap":
@@ -165,6 +164,8 @@ def start_init(container: Container, cfg: ProcessConfig, manager, janitor: Janit
             raise ChildGone("container init exited unexpectedly")
         container.state["init_process_pid"] = init_pid
         chan.send("go")
+        manager.apply(init_pid, resources)  # while the init starts on its mounts
+        chan.send("cgroups")
         while True:
             msg = chan.expect("hooks", "ready", "done")
             if msg["type"] == "hooks":

@@ -3,8 +3,9 @@
 The runtime forks stage 1, which joins the namespaces given by path, unshares the new ones (the
 user namespace first, mapped by the runtime) and, for a pid namespace, forks stage 2: the
 container's init (init.py). Runtime and child talk over a pair of pipes, one JSON message a line,
-in lock step: `pid`, then `hooks` (cgroup limits set, prestart/createRuntime hooks run), `ready`
-(rlimits set, state saved), `done`. An `error` message carries the child's failure."""
+in lock step: `pid`; `cgroups` (the init moved into them, while it began its mounts); `hooks`
+(cgroup limits set, prestart/createRuntime hooks run); `ready` (rlimits set, state saved); `done`.
+An `error` message carries the child's failure."""
 
 from __future__ import annotations
 
