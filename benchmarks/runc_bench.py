@@ -1,9 +1,10 @@
 """whale-runc against runc, side by side: `create` + `start` + `delete` of /bin/true on the same
 busybox bundle, timed from this process (which, like a shim, is the child subreaper that reaps the
 container's init). whale-runc runs from a normal install (`pip install .` into a temporary venv,
-not the editable one), so start-up costs what a user's install costs.
+not the editable one), so start-up costs what a user's install costs. The venv's interpreter is
+the system's python3 (what `make test` uses on a clean Debian 12), unless --python says otherwise.
 
-    sudo python3 benchmarks/runc_bench.py [--runs 30] [--whale PATH] [--runc PATH]
+    sudo python3 benchmarks/runc_bench.py [--runs 30] [--python PY] [--whale PATH] [--runc PATH]
 
 Prints per-step medians for both and the ratio whale-runc / runc (target: <= 1.5)."""
 
@@ -29,9 +30,9 @@ from corelib.images.busybox import build_busybox_rootfs  # noqa: E402
 PR_SET_CHILD_SUBREAPER = 36
 
 
-def install_whale_runc(workdir: Path) -> str:
+def install_whale_runc(workdir: Path, python: str) -> str:
     venv = workdir / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([python, "-m", "venv", str(venv)], check=True)
     subprocess.run([str(venv / "bin/pip"), "install", "-q", "--no-deps", str(REPO)], check=True)
     return str(venv / "bin/whale-runc")
 
@@ -77,20 +78,24 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--whale", help="a whale-runc to time (default: a fresh non-editable install)")
     parser.add_argument("--runc", default=shutil.which("runc") or "/usr/sbin/runc")
+    system_python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    parser.add_argument("--python", default=system_python, help="the interpreter of whale-runc's venv")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root: containers need namespaces and cgroups")
     ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     workdir = Path(tempfile.mkdtemp(prefix="wb-runc-bench-", dir="/tmp"))
     try:
-        whale = args.whale or install_whale_runc(workdir)
+        whale = args.whale or install_whale_runc(workdir, args.python)
         bundle = make_bundle(workdir)
         results = {}
         # interleave the two, so a busy machine slows both alike
         for _ in range(2):
             for name, binary in (("runc", args.runc), ("whale-runc", whale)):
                 results.setdefault(name, []).append(measure(binary, bundle, args.runs // 2, name.replace("-", "")))
-        print(f"create + start + delete of /bin/true, median of {args.runs} runs each (ms)")
+        python = subprocess.run([args.python, "--version"], capture_output=True, text=True).stdout.strip()
+        print(f"create + start + delete of /bin/true, median of {args.runs} runs each (ms); "
+              f"whale-runc on {args.whale or python}; load average {os.getloadavg()[0]:.2f}")
         print(f"{'':12}{'create':>9}{'start':>9}{'delete':>9}{'total':>9}")
         summary = {}
         for name, halves in results.items():
