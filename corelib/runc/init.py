@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 
 from corelib.runc import capabilities, linux, rootfs
 from corelib.runc.errors import RuncError, ignored, strerror
@@ -63,12 +64,15 @@ def standard_init(cfg: ProcessConfig, chan: Channel) -> None:
         loopback_up()
     env = process_env(cfg.process)
     has_mountns = any(kind == "mount" for kind, _ in cfg.namespaces)
+    mounting_ns = time.time_ns()
     if has_mountns:
         prepare_rootfs(cfg, in_cgroups)
     in_cgroups.wait()
-    chan.send("hooks")
+    chan.send("hooks", phases=[("mounts", mounting_ns, time.time_ns())])
     chan.expect("resume")
+    pivoting_ns = time.time_ns()
     enter_rootfs(cfg, has_mountns)
+    pivoted_ns = time.time_ns()
     if cfg.process.get("terminal"):
         from corelib.runc import console
 
@@ -87,7 +91,7 @@ def standard_init(cfg: ProcessConfig, chan: Channel) -> None:
     no_new_privs = bool(cfg.process.get("noNewPrivileges"))
     if no_new_privs:
         linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
-    chan.send("ready")
+    chan.send("ready", phases=[("pivot_root", pivoting_ns, pivoted_ns)])
     chan.expect("run")
     executable = finish(cfg, chan, env, no_new_privs)
     wait_for_start(cfg)
@@ -119,13 +123,15 @@ def finish(cfg: ProcessConfig, chan: Channel, env: dict, no_new_privs: bool) -> 
     wants_seccomp = bool(profile and (profile.get("defaultAction") or profile.get("syscalls")))
     if wants_seccomp and not no_new_privs:
         load_seccomp(profile, cfg)
+    capabilities_ns = time.time_ns()
     finalize_namespace(cfg, env)
+    phases = [("capabilities", capabilities_ns, time.time_ns())]
     executable = look_path(cfg.process["args"][0], env.get("PATH", ""))
     check_executable(executable)
     if wants_seccomp and no_new_privs:
         load_seccomp(profile, cfg)
     if cfg.init:
-        chan.send("done")
+        chan.send("done", phases=phases)
         chan.close()
     else:
         chan.send("exec")

@@ -35,6 +35,7 @@ def create_container(ctx, container_id: str, opts: CreateOptions) -> tuple[Conta
     """Validate the bundle, make the state directory, start the init and leave it waiting on
     exec.fifo. Returns the container and, for a foreground terminal, the socket the pty master
     arrives on. On failure nothing is left behind."""
+    started_ns = time.time_ns()
     if ctx.systemd_cgroup:
         raise RuncError("systemd cgroup driver is not supported by whale-runc (use cgroupfs paths)")
     validate_id(container_id)
@@ -66,6 +67,7 @@ def create_container(ctx, container_id: str, opts: CreateOptions) -> tuple[Conta
         os.mkdir(state_dir, 0o711)
     except FileExistsError:
         raise RuncError(ALREADY_EXISTS) from None
+    ctx.logger.phase("load config", started_ns, time.time_ns())
     manager = cgroups.new_manager(linux_spec.get("cgroupsPath", ""), container_id, ctx.rootless_cgroups)
     janitor = Janitor(state_dir, manager)
     container = Container(ctx.root, container_id, {
@@ -85,7 +87,7 @@ def create_container(ctx, container_id: str, opts: CreateOptions) -> tuple[Conta
         cfg.state_dir_fd = make_exec_fifo(state_dir, linux_spec)
         if process.get("terminal"):
             cfg.console, foreground_console = open_console(opts.console_socket)
-        start_init(container, cfg, manager, janitor, ctx)
+        waiting_ns = start_init(container, cfg, manager, janitor, ctx)
         if cfg.console is not None:
             cfg.console.close()
         os.close(cfg.state_dir_fd)
@@ -100,6 +102,7 @@ def create_container(ctx, container_id: str, opts: CreateOptions) -> tuple[Conta
         janitor.done()
         raise
     janitor.done()
+    ctx.logger.phase("wait exec.fifo", waiting_ns, time.time_ns())
     return container, foreground_console
 
 
@@ -143,10 +146,12 @@ def open_console(console_socket: str) -> tuple[object, object]:
     return theirs, ours
 
 
-def start_init(container: Container, cfg: ProcessConfig, manager, janitor: Janitor, ctx) -> None:
+def start_init(container: Container, cfg: ProcessConfig, manager, janitor: Janitor, ctx) -> int:
+    """Fork the init and see it through its setup; returns when it waits on exec.fifo (the time, in ns)."""
     from corelib.runc.init import standard_init
 
     resources = (cfg.spec.get("linux") or {}).get("resources") or {}
+    forked_ns = time.time_ns()
     stage1, chan = fork_child(cfg, standard_init)
     init_pid = None
     ran = False
@@ -164,10 +169,15 @@ def start_init(container: Container, cfg: ProcessConfig, manager, janitor: Janit
             raise ChildGone("container init exited unexpectedly")
         container.state["init_process_pid"] = init_pid
         chan.send("go")
+        applying_ns = time.time_ns()
+        ctx.logger.phase("namespaces", forked_ns, applying_ns)
         manager.apply(init_pid, resources)  # while the init starts on its mounts
         chan.send("cgroups")
+        ctx.logger.phase("cgroups", applying_ns, time.time_ns())
         while True:
             msg = chan.expect("hooks", "ready", "done")
+            for name, start_ns, end_ns in msg.get("phases", ()):
+                ctx.logger.phase(name, start_ns, end_ns)
             if msg["type"] == "hooks":
                 set_cgroup_and_run_hooks(container, manager, resources, "procHooks")
                 chan.send("resume")
@@ -179,7 +189,7 @@ def start_init(container: Container, cfg: ProcessConfig, manager, janitor: Janit
                 chan.send("run")
                 ran = True
             else:
-                break
+                return time.time_ns()
     except BaseException as e:
         kill_quietly(init_pid, stage1)
         if init_pid and init_pid != stage1:

@@ -1,6 +1,10 @@
 """runc's log output: logrus text (`time="..." level=error msg="..."`) or JSON lines with
 `level`, `msg`, `time`, to `--log FILE` or stderr. containerd-shim-runc-v2 reads the last
-`"level":"error"` line of the JSON log to learn why a command failed."""
+`"level":"error"` line of the JSON log to learn why a command failed.
+
+Inside a trace (TRACEPARENT in the environment, set by our shim) the JSON log also carries the
+lifecycle phases, `{"level":"debug","msg":"phase","phase":..,"start_ns":..,"end_ns":..}`: the
+format of corelib/trace/runtime_log.py, which the real shim ignores and ours turns into spans."""
 
 import os
 import sys
@@ -40,6 +44,15 @@ class Logger:
         self.threshold = LEVELS["debug" if debug else "info"]
         self.to_stderr = not path or path == "/dev/stderr"
         self.fd = 2 if self.to_stderr else os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self.tracing = fmt == "json" and bool(os.environ.get("TRACEPARENT"))
+
+    def phase(self, name: str, start_ns: int, end_ns: int) -> None:
+        """One lifecycle phase, when a trace asks for them (whatever the log level)."""
+        if self.tracing:
+            line = (f'{{"level":"debug","msg":"phase","phase":{json.dumps(name)},"start_ns":{start_ns},'
+                    f'"end_ns":{end_ns},"time":{json.dumps(timestamp())}}}\n')
+            with ignored(OSError):
+                os.write(self.fd, line.encode())
 
     def log(self, level: str, msg: str) -> None:
         if LEVELS[level] < self.threshold:

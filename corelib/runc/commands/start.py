@@ -12,7 +12,11 @@ def run(ctx, opts: dict, args: list[str]) -> int:
     container = Container.load(ctx.root, args[0])
     status = container.status()
     if status == CREATED:
+        import time
+
+        started_ns = time.time_ns()
         start(container)
+        ctx.logger.phase("start", started_ns, time.time_ns())
         return 0
     if status == STOPPED:
         raise RuncError("cannot start a container that has stopped")

@@ -33,13 +33,13 @@ class Runtime:
         return [self.binary, "--root", self.root, *extra, *args]
 
     def __call__(self, *args: str, check: bool = True, timeout: float = 60, stdin=None, stdout=None,
-                 input: str | None = None) -> subprocess.CompletedProcess[str]:
+                 input: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess[str]:
         """Output goes through files, not pipes: a created container's init inherits them and keeps
         them open, so a pipe would never reach EOF."""
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
             result = subprocess.run(self.argv(*args), input=input, stdin=stdin if input is None else None,
                                     stdout=stdout if stdout is not None else out, stderr=err, text=True,
-                                    timeout=timeout)
+                                    timeout=timeout, env=env)
             out.seek(0)
             err.seek(0)
             result.stdout, result.stderr = out.read(), err.read()

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 from tests.integration.runc.conftest import assert_nothing_left, cgroup_value, new_id, started
 
@@ -310,3 +311,26 @@ def test_failing_prestart_hook_fails_create_and_leaves_nothing(whale, bundle):
                           "error running hook #0: error running hook: exit status 2")
     assert "stderr: nope" in msg
     assert_nothing_left(cid, whale, b)
+
+
+def test_phases_in_the_json_log_inside_a_trace(whale, bundle):
+    """With TRACEPARENT set (our shim sets it), the lifecycle phases go to the JSON log in the format
+    corelib.trace.runtime_log reads; without it, none."""
+    from corelib.trace.runtime_log import parse_phases
+
+    b = bundle(["true"])
+    traced = {**os.environ, "TRACEPARENT": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    cid = new_id()
+    whale("create", "--bundle", str(b), cid, env=traced)
+    whale("start", cid, env=traced)
+    phases = parse_phases(Path(whale.log).read_text())
+    names = [name for name, _, _ in phases]
+    assert names == ["load config", "namespaces", "cgroups", "mounts", "pivot_root", "capabilities",
+                     "wait exec.fifo", "start"]
+    assert all(0 < start <= end for _, start, end in phases)
+    assert [start for _, start, _ in phases[:3]] == sorted(start for _, start, _ in phases[:3])
+    wait_status(whale, cid, "stopped")
+    whale("delete", cid)
+    other = new_id()
+    whale("run", "--bundle", str(b), other, env={k: v for k, v in os.environ.items() if k != "TRACEPARENT"})
+    assert len(parse_phases(Path(whale.log).read_text())) == len(phases)  # nothing more without a trace
