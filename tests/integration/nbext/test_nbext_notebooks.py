@@ -59,8 +59,8 @@ def test_03_daemon_start(stack_env, tmp_path):
 
 def test_04_containerd_shim_runc(stack_env, tmp_path):
     cells = run_notebook("04-containerd-shim-runc.ipynb", tmp_path)
-    assert "containerd-shim-runc-v2" in out(cells, "import pandas as pd\nfrom pathlib")
-    assert "'sleep', '60'" in out(cells, "import json, os")
+    assert "containerd-shim-runc-v2" in out(cells, "from pathlib import Path\n\nimport pandas as pd")
+    assert "'sleep', '60'" in out(cells, "import json\nimport os")
     events = out(cells, "nbext.flush()")
     assert "/tasks/start" in events and "/tasks/exit" in events
 
