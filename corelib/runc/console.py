@@ -72,7 +72,7 @@ def pump(master: int, child_alive) -> None:
     saved = None
     if os.isatty(0):
         saved = termios.tcgetattr(0)
-        tty.setraw(0)
+        tty.setraw(0, termios.TCSANOW)  # not TCSAFLUSH: keep what was typed before the container started
         _copy_winsize(0, master)
     try:
         sources = [master, 0]

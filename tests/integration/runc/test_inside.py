@@ -370,3 +370,47 @@ def test_terminal_without_console_socket_is_refused_for_create(whale, bundle):
     assert whale.log_lines()[-1]["msg"] == ("runc create failed: cannot allocate tty if runc will detach without "
                                             "setting console socket")
     assert_nothing_left(cid, whale, b)
+
+
+def run_in_pty(argv: list[str], stdin_text: bytes = b"", timeout: float = 60) -> tuple[int, str]:
+    """Run `argv` with a pty as its controlling terminal and stdio; (exit code, what it printed)."""
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(argv[0], argv)
+    if stdin_text:
+        os.write(fd, stdin_text)
+    output = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not select.select([fd], [], [], 0.5)[0]:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace").replace("\r", "")
+
+
+def test_run_and_exec_with_a_terminal_in_the_foreground(whale, bundle):
+    """No console socket: whale-runc keeps the pty master and copies it to and from its own terminal."""
+    b = bundle()
+    spec = sh("tty; test -t 0 && echo IN-IS-TTY; read line; echo got:$line; exit 4")
+    spec["process"]["terminal"] = True
+    write_config(b, spec)
+    cid = new_id()
+    code, out = run_in_pty(whale.argv("run", "--bundle", str(b), cid), stdin_text=b"hello\n")
+    assert code == 4, out
+    assert "/dev/pts/0" in out and "IN-IS-TTY" in out and "got:hello" in out
+    assert_nothing_left(cid, whale, b)
+    write_config(b, make_spec(["sleep", "100"]))
+    with started(whale, b) as cid:
+        code, out = run_in_pty(whale.argv("exec", "-t", cid, "sh", "-c", "tty; exit 3"))
+        assert code == 3 and "/dev/pts/" in out, out
