@@ -42,6 +42,10 @@ def validate(profile: dict | None) -> None:
             raise RuncError(f"string {arch} is not a valid arch for seccomp")
     if profile.get("defaultAction") not in ACTIONS:
         raise RuncError(f"string {profile.get('defaultAction')} is not a valid action for seccomp")
+    if profile["defaultAction"] == "SCMP_ACT_NOTIFY":
+        raise RuncError("SCMP_ACT_NOTIFY cannot be used as default action")
+    if any(call.get("action") == "SCMP_ACT_NOTIFY" for call in profile.get("syscalls") or []):
+        raise RuncError("seccomp notify is not supported by whale-runc (no seccomp agent over listenerPath)")
     for call in profile.get("syscalls") or []:
         if call.get("action") not in ACTIONS:
             raise RuncError(f"string {call.get('action')} is not a valid action for seccomp")

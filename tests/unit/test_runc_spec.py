@@ -108,3 +108,29 @@ def test_rootless_example(monkeypatch):
     assert {"type": "network"} not in spec["linux"]["namespaces"] and {"type": "user"} in spec["linux"]["namespaces"]
     assert "resources" not in spec["linux"]
     assert not any(o.startswith("gid=") for m in spec["mounts"] for o in m.get("options", []))
+
+
+@pytest.mark.parametrize("profile,message", [
+    ({"defaultAction": "SCMP_ACT_NOPE"}, "string SCMP_ACT_NOPE is not a valid action for seccomp"),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_Z80"]},
+     "string SCMP_ARCH_Z80 is not a valid arch for seccomp"),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["x"], "action": "SCMP_ACT_ERRNO",
+                                                       "args": [{"index": 0, "op": "SCMP_CMP_ABOUT"}]}]},
+     "string SCMP_CMP_ABOUT is not a valid operator for seccomp"),
+    ({"defaultAction": "SCMP_ACT_NOTIFY"}, "SCMP_ACT_NOTIFY cannot be used as default action"),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_LOG"]},
+     "seccomp flags are not yet supported by runc"),
+])
+def test_seccomp_profiles_refused_in_runcs_words(profile, message):
+    from corelib.runc import seccomp
+
+    with pytest.raises(RuncError, match=f"^{message}$"):
+        seccomp.validate(profile)
+
+
+def test_seccomp_action_values():
+    from corelib.runc.seccomp import action_value
+
+    assert action_value("SCMP_ACT_ERRNO", None) == 0x00050001  # EPERM by default
+    assert action_value("SCMP_ACT_ERRNO", 38) == 0x00050026
+    assert action_value("SCMP_ACT_ALLOW", None) == 0x7FFF0000
