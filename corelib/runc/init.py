@@ -341,7 +341,10 @@ def finalize_namespace(cfg: ProcessConfig, env: dict) -> None:
         except OSError as e:
             raise RuncError(f'chdir to cwd ("{cwd}") set in config.json failed: {strerror(e.errno or 0)}') from None
     linux.prctl(linux.PR_SET_KEEPCAPS, 0)
-    caps.apply()
+    try:
+        caps.apply()
+    except OSError as e:
+        raise RuncError(f"unable to apply caps: {strerror(e.errno or 0)}") from None
 
 
 def close_exec_from(first: int) -> None:
