@@ -89,7 +89,9 @@ def _syscall(name: str, *args: object) -> int:
 def _check(ret: int, what: str, path: str | None = None) -> int:
     if ret == -1:
         err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), path) if path is not None else OSError(err, f"{what}: {os.strerror(err)}")
+        text = os.strerror(err)
+        text = text[:1].lower() + text[1:]  # Go's wording: "operation not permitted"
+        raise OSError(err, text, path) if path is not None else OSError(err, f"{what}: {text}")
     return ret
 
 
