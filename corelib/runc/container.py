@@ -96,8 +96,11 @@ class Container:
 
     def status(self) -> str:
         status = self.run_type()
-        if status != STOPPED and self.cgroups.frozen():
-            return PAUSED
+        if status != STOPPED:
+            from corelib.runc.cgroups import frozen
+
+            if frozen(self.state.get("cgroup") or {}):
+                return PAUSED
         return status
 
     @property

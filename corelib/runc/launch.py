@@ -230,6 +230,7 @@ def save_created(container: Container, init_pid: int) -> None:
         raise ChildGone("container init exited unexpectedly")
     container.state["init_process_start"] = stat[1]
     container.state["created"] = rfc3339_nano(time.time_ns())
+    container.state["cgroup"] = container.cgroups.to_state()  # the paths it could join (rootless: maybe fewer)
     container.save()
 
 

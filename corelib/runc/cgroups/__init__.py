@@ -50,8 +50,13 @@ def read_pids(directory: str, recursive: bool = True) -> list[int]:
 
 def remove_path(path: str, attempts: int = 50) -> None:
     """rmdir a cgroup and its children, deepest first, retrying while exiting tasks still hold it."""
-    if not os.path.isdir(path):
+    try:
+        os.rmdir(path)  # the usual case: no children, no tasks left
         return
+    except FileNotFoundError:
+        return
+    except OSError:
+        pass
     for dirpath, _dirs, _ in sorted(os.walk(path), key=lambda w: -w[0].count("/")):
         for attempt in range(attempts):
             try:
@@ -63,6 +68,20 @@ def remove_path(path: str, attempts: int = 50) -> None:
                 if e.errno != 16 or attempt == attempts - 1:  # EBUSY: tasks are still leaving
                     raise RuncError(f"unable to remove cgroup {dirpath}: {strerror(e.errno or 0)}") from None
                 time.sleep(0.01 * (attempt + 1))
+
+
+FREEZE_FILES = {"v1": ("freezer", "freezer.state", "THAWED"), "v2": ("", "cgroup.freeze", "0")}
+
+
+def frozen(saved: dict) -> bool:
+    """Whether a container's cgroup is frozen, from the paths its manager saved (status checks need
+    no manager, nor its module)."""
+    key, name, thawed = FREEZE_FILES[saved.get("driver", "v1")]
+    path = (saved.get("paths") or {}).get(key)
+    try:
+        return bool(path) and read_file(path, name) != thawed
+    except OSError:
+        return False
 
 
 def own_cgroup_paths() -> dict[str, str]:

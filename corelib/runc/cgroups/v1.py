@@ -4,7 +4,7 @@ container also joins the unified hierarchy (key ""), as runc does."""
 import os
 import time
 
-from corelib.runc.cgroups import IGNORABLE, own_cgroup_paths, read_file, read_pids, remove_path, write_file
+from corelib.runc.cgroups import IGNORABLE, frozen, own_cgroup_paths, read_file, read_pids, remove_path, write_file
 from corelib.runc.errors import RuncError
 
 SUBSYSTEMS = ("cpuset", "cpu", "cpuacct", "memory", "devices", "freezer", "net_cls", "net_prio", "blkio",
@@ -221,11 +221,7 @@ class Manager:
         raise RuncError(f"unable to freeze: freezer.state stuck at {read_file(path, 'freezer.state')}")
 
     def frozen(self) -> bool:
-        path = self.paths.get("freezer")
-        try:
-            return bool(path) and read_file(path, "freezer.state") != "THAWED"
-        except OSError:
-            return False
+        return frozen(self.to_state())
 
     def pids(self) -> list[int]:
         path = self.paths.get("devices") or self.paths.get("pids") or next(iter(self.paths.values()), None)

@@ -5,7 +5,7 @@ cgroup.freeze and waits for cgroup.events to say `frozen 1`."""
 import os
 import time
 
-from corelib.runc.cgroups import IGNORABLE, own_cgroup_paths, read_file, read_pids, remove_path, write_file
+from corelib.runc.cgroups import IGNORABLE, frozen, own_cgroup_paths, read_file, read_pids, remove_path, write_file
 from corelib.runc.cgroups.devices import attach_program
 from corelib.runc.errors import RuncError, ignored
 
@@ -148,10 +148,7 @@ class Manager:
         raise RuncError(f"unable to {'freeze' if frozen else 'thaw'} {self.path}")
 
     def frozen(self) -> bool:
-        try:
-            return bool(self.paths) and read_file(self.path, "cgroup.freeze") == "1"
-        except OSError:
-            return False
+        return frozen(self.to_state())
 
     def pids(self) -> list[int]:
         return read_pids(self.path) if self.paths and os.path.isdir(self.path) else []
