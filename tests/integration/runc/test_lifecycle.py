@@ -89,9 +89,11 @@ def test_start_twice_and_start_stopped_are_refused(whale, bundle):
 
 def test_kill_signal_names_numbers_and_errors(whale, bundle, workdir):
     b = bundle(["sh", "-c", "trap 'echo usr1 >> /tmp/got' USR1; trap 'echo term >> /tmp/got; exit 0' TERM; "
-                "while true; do sleep 0.05; done"])
+                "touch /tmp/ready; while true; do sleep 0.05; done"])
     with started(whale, b) as cid:
-        time.sleep(0.3)  # let the shell install its traps
+        deadline = time.monotonic() + 20
+        while not (b / "rootfs/tmp/ready").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the traps are in place
         whale("kill", cid, "usr1")
         whale("kill", cid, "10")
         bad = whale("kill", cid, "FOO", check=False)

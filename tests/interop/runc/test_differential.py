@@ -16,7 +16,7 @@ echo pid=$$; hostname; id
 grep -E '^(Cap|Uid|Gid|Groups|NoNewPrivs|Seccomp|Umask)' /proc/self/status
 ulimit -a; umask; env | sort; cat /proc/self/oom_score_adj
 stat -c '%A %u %g %t %T %N' /dev/* /dev/pts/* /dev/shm /dev/mqueue 2>&1
-cut -d' ' -f4- /proc/self/mountinfo
+cut -d' ' -f4- /proc/self/mountinfo | sed -E 's/(shared|master|propagate_from):[0-9]+/\1:N/g'
 cat /proc/self/cgroup; ls /sys/class/net; cat /sys/class/net/lo/flags
 touch /probe 2>&1 && echo rootfs-rw; rm -f /probe
 wc -c < /proc/timer_list; ls /proc/acpi 2>&1 | wc -l
