@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlencode
 
 from corelib.client.api.container import ContainerApiMixin
@@ -13,8 +13,14 @@ from corelib.client.api.exec import ExecApiMixin
 from corelib.client.api.image import ImageApiMixin
 from corelib.client.api.system import SystemApiMixin
 from corelib.client.errors import APIError, from_response
+from corelib.client.tracing import container_in, request_name
 from corelib.client.transport import dial
 from corelib.client.transport.http import HijackedSocket, HTTPConnection, Response, StaleConnection
+from corelib.trace.context import TRACEPARENT
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from corelib.trace.span import Span, Tracer
 
 API_VERSION = "1.41"  # the newest Engine API version we speak
 FALLBACK_API_VERSION = "1.24"  # what a daemon that sends no Api-Version header is taken to speak
@@ -39,6 +45,7 @@ class Ping:
         self.api_version = headers.get("api-version", "")
         self.os_type = headers.get("ostype", "")
         self.experimental = headers.get("docker-experimental", "") == "true"
+        self.keeps_spans = headers.get("whalebone-spans", "") == "1"  # whaled: it takes a command's spans
 
 
 class APIClient(ContainerApiMixin, ImageApiMixin, ExecApiMixin, SystemApiMixin):
@@ -46,8 +53,10 @@ class APIClient(ContainerApiMixin, ImageApiMixin, ExecApiMixin, SystemApiMixin):
     pings the daemon (HEAD /_ping) and uses min(1.41, its Api-Version). Thread-safe: each thread's
     request takes an idle kept-alive connection or dials a new one."""
 
-    def __init__(self, host: str | None = None, version: str | None = None, timeout: float | None = None):
+    def __init__(self, host: str | None = None, version: str | None = None, timeout: float | None = None,
+                 tracer: Tracer | None = None):
         self.host = host or dial.DEFAULT_HOST
+        self.tracer = tracer  # with one, every request is a span of the current trace, and says so
         dial.parse_host(self.host)  # refuse a malformed address before any request
         self.timeout = timeout
         self._version = version or os.environ.get("WHALE_API_VERSION") or None
@@ -77,6 +86,35 @@ class APIClient(ContainerApiMixin, ImageApiMixin, ExecApiMixin, SystemApiMixin):
         return self._ping
 
     # -- requests --------------------------------------------------------------------------------
+
+    def span(self, name: str, **attributes: object) -> object:
+        """`with client.span(name):` a span of the current trace, when this client traces."""
+        return self.tracer.span(name, **attributes) if self.tracer is not None else NO_SPAN
+
+    def _request_span(self, method: str, path: str, headers: dict[str, str]) -> Span | None:
+        """A request's span, open until its response is read or closed (a wait, an attach, a followed
+        log last as long as their stream); its traceparent goes into `headers`."""
+        if self.tracer is None or not self.tracer.active():
+            return None
+        container = container_in(path)
+        span = self.tracer.start(request_name(method, path), **({"container_id": container} if container else {}))
+        headers[TRACEPARENT] = span.context.traceparent()
+        self.opened(span)
+        return span
+
+    def opened(self, span: Span) -> None:
+        """Called as a request's span opens (the notebook draws it while the daemon works)."""
+
+    def _finisher(self, span: Span | None) -> Callable[[], None] | None:
+        if span is None:
+            return None
+        return lambda: self.tracer.finish(span)  # type: ignore[union-attr]
+
+    def _failed(self, span: Span | None, error: BaseException) -> None:
+        if span is not None:
+            span.status = "error"
+            span.attributes.setdefault("error", str(error) or type(error).__name__)
+            self.tracer.finish(span)  # type: ignore[union-attr]
 
     def url(self, path: str, params: Params = None, versioned: bool = True) -> str:
         target = f"/v{self.api_version}{path}" if versioned else path
@@ -118,9 +156,15 @@ class APIClient(ContainerApiMixin, ImageApiMixin, ExecApiMixin, SystemApiMixin):
         if json_body is not None:
             body = json.dumps(json_body, separators=(",", ":")).encode()
             hdrs["Content-Type"] = "application/json"
-        resp = self._request(method, path, params, body, hdrs)
-        if resp.status >= 400:
-            raise from_response(resp.status, resp.headers.get("content-type", ""), resp.read(), self.url(path))
+        span = self._request_span(method, path, hdrs)
+        try:
+            resp = self._request(method, path, params, body, hdrs)
+            if resp.status >= 400:
+                raise from_response(resp.status, resp.headers.get("content-type", ""), resp.read(), self.url(path))
+        except BaseException as e:
+            self._failed(span, e)
+            raise
+        resp.on_done = self._finisher(span)
         return resp
 
     def get_json(self, path: str, params: Params = None) -> object:
@@ -132,9 +176,28 @@ class APIClient(ContainerApiMixin, ImageApiMixin, ExecApiMixin, SystemApiMixin):
     def post(self, path: str, params: Params = None, json_body: object = None) -> None:
         self.call("POST", path, params, json_body=json_body).read()
 
+    def post_spans(self, spans: list[dict]) -> None:
+        """POST /spans: a command's spans for the daemon to keep (itself outside any trace), when the
+        daemon keeps spans (whaled says so on its ping; the real dockerd is sent nothing more)."""
+        if not self.ping().keeps_spans:
+            return
+        body = json.dumps(spans, separators=(",", ":")).encode()
+        self._request("POST", "/spans", body=body, headers={"Content-Type": "application/json"}).read()
+
     def hijack(self, path: str, params: Params = None, json_body: object = None) -> HijackedSocket:
         """POST with `Upgrade: tcp` on a connection of its own; the raw stream after `101 UPGRADED`."""
-        hdrs = [("User-Agent", USER_AGENT)]
+        traced: dict[str, str] = {}
+        span = self._request_span("POST", path, traced)
+        try:
+            sock = self._hijack(path, params, json_body, traced)
+        except BaseException as e:
+            self._failed(span, e)
+            raise
+        sock.on_done = self._finisher(span)
+        return sock
+
+    def _hijack(self, path: str, params: Params, json_body: object, headers: dict[str, str]) -> HijackedSocket:
+        hdrs = [("User-Agent", USER_AGENT), *headers.items()]
         body = b""
         if json_body is not None:
             body = json.dumps(json_body, separators=(",", ":")).encode()
@@ -158,6 +221,19 @@ class APIClient(ContainerApiMixin, ImageApiMixin, ExecApiMixin, SystemApiMixin):
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+class _NoSpan:
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+NO_SPAN = _NoSpan()
 
 
 def encode_query(params: Params) -> str:

@@ -27,7 +27,7 @@ COMMANDS = {
     "attach": _C + "attach", "create": _C + "create", "exec": _C + "exec", "kill": _C + "kill",
     "logs": _C + "logs", "pause": _C + "pause", "ps": _C + "list", "rename": _C + "rename",
     "restart": _C + "restart", "rm": _C + "rm", "run": _C + "run", "start": _C + "start", "stop": _C + "stop",
-    "top": _C + "top", "unpause": _C + "unpause", "wait": _C + "wait",
+    "top": _C + "top", "trace": _C + "trace", "unpause": _C + "unpause", "wait": _C + "wait",
     "images": _I + "list", "import": _I + "import_", "load": _I + "load", "pull": _I + "pull",
     "rmi": _I + "remove", "save": _I + "save", "tag": _I + "tag",
     "events": _S + "events", "info": _S + "info", "version": _S + "version",
@@ -36,7 +36,7 @@ COMMANDS = {
 MANAGEMENT = {
     "container": {**{name: COMMANDS[name] for name in (
         "attach", "create", "exec", "kill", "logs", "pause", "rename", "restart", "rm", "run", "start", "stop",
-        "top", "unpause", "wait")}, "ls": _C + "list", "list": _C + "list", "ps": _C + "list",
+        "top", "trace", "unpause", "wait")}, "ls": _C + "list", "list": _C + "list", "ps": _C + "list",
         "inspect": _C + "inspect"},
     "image": {"import": _I + "import_", "load": _I + "load", "pull": _I + "pull", "save": _I + "save",
               "tag": _I + "tag", "ls": _I + "list", "list": _I + "list", "rm": _I + "remove",
@@ -146,7 +146,7 @@ def execute(invocation: Invocation, cli: Cli) -> int:
     from corelib.errdefs import WhaleError
 
     try:
-        status = invocation.run(cli)
+        status = _run_traced(invocation, cli)
     except StatusError as e:
         if e.status:
             cli.err.println(e.status)
@@ -164,8 +164,19 @@ def execute(invocation: Invocation, cli: Cli) -> int:
         cli.err.println(str(e) or type(e).__name__)
         return 1
     finally:
+        cli.hand_in_spans()
         cli.close()
     return status or 0
+
+
+def _run_traced(invocation: Invocation, cli: Cli) -> int | None:
+    """The command as the root span of its trace (the notebook, handing in its own client, makes its own)."""
+    if cli.tracer is None or invocation.spec is None or invocation.help_text is not None:
+        return invocation.run(cli)
+    from corelib.client.tracing import command_name
+
+    with cli.tracer.span(command_name(invocation.path), command=invocation.path):
+        return invocation.run(cli)
 
 
 def run(argv: list[str], stdin: IO | None = None, stdout: IO | None = None, stderr: IO | None = None) -> int:

@@ -3,12 +3,14 @@ their argument rules, and StatusError (docker/cli's cli.StatusError: a message a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
 
 from corelib.client.cli.flags import FlagSet, Options
 from corelib.client.cli.streams import InStream, OutStream
+from corelib.client.tracing import CommandTracer
 
 TYPE_CHECKING = False  # typing itself is not imported: it costs the CLI's start-up time
 if TYPE_CHECKING:
@@ -91,6 +93,8 @@ class Cli:
         self.host = host or os.environ.get("WHALE_HOST") or None
         self.config_dir = config_dir
         self._client = client
+        # A client handed in brings its own tracing (the notebook's); one made here traces the command.
+        self.tracer: CommandTracer | None = None if client is not None else CommandTracer()
         self._config: ConfigFile | None = None
 
     @property
@@ -99,7 +103,7 @@ class Cli:
             from corelib.client.api import APIClient
 
             try:
-                self._client = APIClient(self.host)
+                self._client = APIClient(self.host, tracer=self.tracer)
             except ValueError as e:
                 raise StatusError(1, f"Failed to initialize: unable to resolve docker endpoint: {e}") from None
         return self._client
@@ -115,6 +119,19 @@ class Cli:
 
             self._config = load_config(self.config_dir, warn=self.err.println)
         return self._config
+
+    def span(self, name: str, **attributes: object) -> object:
+        """`with cli.span("runContainer"):` one of the command's steps, a span of its trace."""
+        return self.client.span(name, **attributes)
+
+    def hand_in_spans(self) -> None:
+        """Give the command's spans to the daemon, which keeps them with the rest of the trace. A daemon
+        that keeps none (the real dockerd: 404) or any other failure costs nothing but this attempt."""
+        if self.tracer is None or not self.tracer.spans or self._client is None:
+            return
+        spans, self.tracer.spans[:] = [s.to_dict() for s in self.tracer.spans], []
+        with contextlib.suppress(Exception):  # tracing must never fail a command
+            self._client.post_spans(spans)
 
     def close(self) -> None:
         if self._client is not None:

@@ -131,6 +131,12 @@ class Response:
         self.status = head.status
         self.reason = head.reason
         self.headers = {k.lower(): v for k, v in head.headers}
+        self.on_done: Callable[[], None] | None = None  # once: the body was read to its end, or abandoned
+
+    def _done(self) -> None:
+        on_done, self.on_done = self.on_done, None
+        if on_done is not None:
+            on_done()
 
     def iter_content(self) -> Iterator[bytes]:
         """The body's bytes as they arrive (a chunked stream is yielded chunk by chunk)."""
@@ -143,6 +149,7 @@ class Response:
                 if event is END_OF_MESSAGE:
                     self._conn = None
                     conn.finish()
+                    self._done()
                     return
                 yield event
         finally:
@@ -181,6 +188,7 @@ class Response:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+        self._done()
 
     def shutdown(self) -> None:
         """From another thread: end an endless body (`/events`) being read, as if the daemon had
@@ -198,6 +206,7 @@ class HijackedSocket:
     def __init__(self, sock: socket.socket, buffered: bytes = b""):
         self.sock = sock
         self._buffered = buffered
+        self.on_done: Callable[[], None] | None = None  # once, when the stream is closed
 
     def recv(self, size: int = RECV_SIZE) -> bytes:
         if self._buffered:
@@ -218,6 +227,9 @@ class HijackedSocket:
 
     def close(self) -> None:
         self.sock.close()
+        on_done, self.on_done = self.on_done, None
+        if on_done is not None:
+            on_done()
 
     def fileno(self) -> int:
         return self.sock.fileno()

@@ -53,8 +53,9 @@ def test_magics_widgets_and_frames_in_a_notebook(whale_host, tmp_path):
     columns, names, one_container = texts(cells[7]).splitlines()
     assert json.loads(columns.replace("'", '"'))[:7] == ["trace", "container", "layer", "name", "start", "end",
                                                          "duration_ms"]
-    assert json.loads(names.replace("'", '"')) == ["runRun", "ContainerCreate", "ContainerAttach", "ContainerWait",
-                                                   "ContainerStart"]
+    assert json.loads(names.replace("'", '"')) == [
+        "runRun", "validateAPIVersion", "runContainer", "createContainer", "ContainerCreate", "ContainerAttach",
+        "ContainerWait", "ContainerStart", "hijackedIOStreamer.stream", "waitExitOrRemoved"]
     assert one_container == "True"
     actions = texts(cells[8])
     assert all(a in actions for a in ("'create'", "'start'", "'die'"))
@@ -67,7 +68,7 @@ def test_magics_widgets_and_frames_in_a_notebook(whale_host, tmp_path):
     assert (rows["nb-k2"]["state"], rows["nb-k2"]["exit_code"]) == ("removed", 4)
     assert rows["nb-k2"]["id"].startswith(short_id) and rows["nb-k2"]["image"] == "busybox"
     [timeline] = widget_states(nb, TIMELINE)
-    assert [s["name"] for s in timeline["spans"]][:2] == ["runRun", "ContainerCreate"]
+    assert [s["name"] for s in timeline["spans"]][:2] == ["runRun", "validateAPIVersion"]
     assert all(s["end_ms"] is not None for s in timeline["spans"])
     assert "client's own spans only" in timeline["note"]  # the real dockerd serves no spans
     [log] = widget_states(nb, EVENTS)

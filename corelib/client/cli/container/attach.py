@@ -35,14 +35,16 @@ class AttachedSession:
                 if start:
                     self._start(wait, wait_condition, on_start_error)
                 resize = self.tty and self.cli.out.is_terminal()
-                with ResizeMonitor(self._resize, self._gave_up) if resize else contextlib.nullcontext():
+                with ResizeMonitor(self._resize, self._gave_up) if resize else contextlib.nullcontext(), \
+                        self.cli.span("hijackedIOStreamer.stream"):
                     self.streamer.stream()
             finally:
                 sock.close()
             if self.streamer.detached:
                 wait.close()
                 return 0
-            return self.exit_status(wait)
+            with self.cli.span("waitExitOrRemoved"):
+                return self.exit_status(wait)
 
     def _start(self, wait: object, wait_condition: str | None, on_start_error: Callable | None) -> None:
         try:

@@ -43,7 +43,8 @@ def prepare(cli: Cli, opts: Options, args: list[str], command: str) -> dict:
         container_config = copts.parse(opts, args[0], args[1:])
     except ValueError as e:
         raise StatusError(125, with_help(str(e), command)) from None
-    validate_api_version(cli, opts, command)
+    with cli.span("validateAPIVersion"):
+        validate_api_version(cli, opts, command)
     return container_config
 
 
@@ -75,7 +76,8 @@ def pull_image(cli: Cli, image: str, opts: Options) -> None:
     from corelib.client.cli.streams import discard
 
     out = discard() if opts.quiet else cli.err
-    pull_reference(cli, image, out, opts.platform)
+    with cli.span("pullImage", image=image):
+        pull_reference(cli, image, out, opts.platform)
 
 
 def named_reference(image: str) -> object | None:
@@ -86,6 +88,11 @@ def named_reference(image: str) -> object | None:
 
 def create_container(cli: Cli, container_config: dict, opts: Options) -> str:
     """ContainerCreate; when the image is missing, say so, pull it and create again."""
+    with cli.span("createContainer"):
+        return _create_container(cli, container_config, opts)
+
+
+def _create_container(cli: Cli, container_config: dict, opts: Options) -> str:
     image = container_config["Image"]
     # The full reference parser (and its import) is needed only for names that are not plainly valid
     # ("busybox", "busybox:1.36"): those are validated up front, as docker does; the rest when a pull is due.

@@ -42,6 +42,11 @@ def to_status_error(err: Exception) -> StatusError:
 
 
 def run_container(cli: Cli, opts: Options, container_config: dict) -> int:
+    with cli.span("runContainer"):
+        return _run_container(cli, opts, container_config)
+
+
+def _run_container(cli: Cli, opts: Options, container_config: dict) -> int:
     config = container_config
     if opts.detach:
         if opts.attach:
