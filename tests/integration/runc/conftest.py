@@ -191,3 +191,31 @@ def started(runtime: Runtime, bundle: Path, container_id: str | None = None, std
     finally:
         reap_all()  # a dead process of the container stays until reaped, and holds its pid namespace
         runtime("delete", "--force", container_id, check=False)
+
+
+def run_in_pty(argv: list[str], stdin_text: bytes = b"", timeout: float = 60) -> tuple[int, str]:
+    """Run `argv` with a pty as its controlling terminal and stdio; (exit code, what it printed)."""
+    import pty
+    import select
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(argv[0], argv)
+    if stdin_text:
+        os.write(fd, stdin_text)
+    output = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not select.select([fd], [], [], 0.5)[0]:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace").replace("\r", "")

@@ -11,7 +11,15 @@ import threading
 import time
 
 from corelib.runc.capabilities import NUMBERS
-from tests.integration.runc.conftest import assert_nothing_left, cgroup_value, make_spec, new_id, started, write_config
+from tests.integration.runc.conftest import (
+    assert_nothing_left,
+    cgroup_value,
+    make_spec,
+    new_id,
+    run_in_pty,
+    started,
+    write_config,
+)
 
 
 def run(whale, bundle_dir, spec: dict, *flags: str) -> tuple[int, str, str]:
@@ -370,33 +378,6 @@ def test_terminal_without_console_socket_is_refused_for_create(whale, bundle):
     assert whale.log_lines()[-1]["msg"] == ("runc create failed: cannot allocate tty if runc will detach without "
                                             "setting console socket")
     assert_nothing_left(cid, whale, b)
-
-
-def run_in_pty(argv: list[str], stdin_text: bytes = b"", timeout: float = 60) -> tuple[int, str]:
-    """Run `argv` with a pty as its controlling terminal and stdio; (exit code, what it printed)."""
-    import pty
-    import select
-
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execv(argv[0], argv)
-    if stdin_text:
-        os.write(fd, stdin_text)
-    output = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not select.select([fd], [], [], 0.5)[0]:
-            continue
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
-    return os.waitstatus_to_exitcode(status), output.decode(errors="replace").replace("\r", "")
 
 
 def test_run_and_exec_with_a_terminal_in_the_foreground(whale, bundle):

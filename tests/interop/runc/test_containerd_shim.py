@@ -5,12 +5,11 @@ its output, returns its exit status, and the shim's exec/ps/pause/kill/tty paths
 from __future__ import annotations
 
 import os
-import pty
-import select
 import time
 
 import pytest
 
+from tests.integration.runc.conftest import run_in_pty
 from tests.support.real_containerd import RealContainerd
 
 
@@ -88,25 +87,7 @@ def test_tty_through_the_shims_console_socket(containerd, whale_bin, rootfs_copy
     argv = [containerd.ctr_binary, "--address", containerd.address, "--namespace", containerd.namespace, "run",
             "--rm", "-t", "--runc-binary", whale_bin, "--rootfs", str(rootfs_copy), "shim-tty", "/bin/sh", "-c",
             "tty; test -t 1 && echo IS-A-TTY"]
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execv(argv[0], argv)
-    output = b""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 1)
-        if not ready:
-            continue
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
-    text = output.decode(errors="replace").replace("\r", "")
+    code, text = run_in_pty(argv)
     assert "/dev/pts/0" in text and "IS-A-TTY" in text, text
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert code == 0
     assert left_behind(containerd, "shim-tty") == []
