@@ -67,7 +67,8 @@ def report(title: str, times: dict[str, list[tuple]], ours: str, theirs: str) ->
 class Whaled:
     """whaled in private directories (its own whale-containerd), or None when it cannot start."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra_args: list[str] | None = None) -> None:
+        self.extra_args = extra_args or []
         self.dir = Path(tempfile.mkdtemp(prefix="wb-bench-whd-", dir="/tmp"))
         self.host = f"unix://{self.dir}/whaled.sock"
         self.proc: subprocess.Popen | None = None
@@ -78,7 +79,8 @@ class Whaled:
             return False
         log = open(self.dir / "whaled.log", "ab")  # noqa: SIM115 - the child keeps it
         self.proc = subprocess.Popen([str(binary), "-H", self.host, "--data-root", str(self.dir / "data"),
-                                      "--exec-root", str(self.dir / "exec"), "--pidfile", str(self.dir / "pid")],
+                                      "--exec-root", str(self.dir / "exec"), "--pidfile", str(self.dir / "pid"),
+                                      *self.extra_args],
                                      stdout=log, stderr=log, start_new_session=True)
         log.close()
         deadline = time.monotonic() + timeout
