@@ -38,10 +38,6 @@ def describe(exc: BaseException) -> str:
     return str(exc)
 
 
-def path_error(op: str, path: str, exc: OSError) -> RuncError:
-    """Go's os.PathError text: `open /x: permission denied`."""
-    return RuncError(f"{op} {path}: {strerror(exc.errno or 0)}")
-
 
 class ignored:
     """contextlib.suppress, without importing contextlib (and functools, collections) at start-up."""

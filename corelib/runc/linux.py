@@ -77,7 +77,6 @@ _SYSCALLS = {
     "keyctl": (250, 219),
     "bpf": (321, 280),
     "mount_setattr": (442, 442),
-    "pidfd_open": (434, 434),
 }
 _ARCH = 1 if os.uname().machine in ("aarch64", "arm64") else 0
 
@@ -218,10 +217,6 @@ def keyring_setperm(key_id: int, perm: int) -> None:
 def bpf(cmd: int, attr: bytes) -> int:
     buf = ctypes.create_string_buffer(attr, len(attr))
     return _check(_syscall("bpf", ctypes.c_int(cmd), buf, ctypes.c_uint(len(attr))), "bpf")
-
-
-def pidfd_open(pid: int) -> int:
-    return _check(_syscall("pidfd_open", ctypes.c_int(pid), ctypes.c_uint(0)), "pidfd_open")
 
 
 def faccessat_eaccess_x(path: str) -> None:

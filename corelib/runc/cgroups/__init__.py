@@ -11,12 +11,18 @@ UNIFIED_ROOT = "/sys/fs/cgroup"
 IGNORABLE = (1, 13, 30)  # EPERM, EACCES, EROFS: what a rootless container may meet and go on
 
 
+def ignorable(e: Exception) -> bool:
+    """A permission failure a rootless container, with no cgroupsPath of its own, may ignore."""
+    cause = e if isinstance(e, OSError) else e.__cause__
+    return isinstance(cause, OSError) and cause.errno in IGNORABLE
+
+
 def write_file(directory: str, name: str, value: str) -> None:
     path = os.path.join(directory, name)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
     except OSError as e:
-        raise RuncError(f"open {path}: {strerror(e.errno or 0)}") from None
+        raise RuncError(f"open {path}: {strerror(e.errno or 0)}") from e
     try:
         while True:
             try:

@@ -21,9 +21,6 @@ class Rule:
     def __init__(self, type: str, major: int, minor: int, access: str, allow: bool):
         self.type, self.major, self.minor, self.access, self.allow = type, major, minor, access, allow
 
-    def __repr__(self) -> str:
-        return f"Rule({self.line()!r}, allow={self.allow})"
-
     def line(self) -> str:
         if self.type == "a" and self.major == WILDCARD and self.minor == WILDCARD and set(self.access) >= set("rwm"):
             return "a"

@@ -4,7 +4,7 @@ container also joins the unified hierarchy (key ""), as runc does."""
 import os
 import time
 
-from corelib.runc.cgroups import IGNORABLE, frozen, own_cgroup_paths, read_file, read_pids, remove_path, write_file
+from corelib.runc.cgroups import frozen, ignorable, own_cgroup_paths, read_file, read_pids, remove_path, write_file
 from corelib.runc.errors import RuncError
 
 SUBSYSTEMS = ("cpuset", "cpu", "cpuacct", "memory", "devices", "freezer", "net_cls", "net_prio", "blkio",
@@ -65,7 +65,7 @@ class Manager:
                     os.makedirs(path, exist_ok=True)
                 write_file(path, "cgroup.procs", str(pid))
             except (OSError, RuncError) as e:
-                if self.rootless and not self.explicit and _ignorable(e):
+                if self.rootless and not self.explicit and ignorable(e):
                     del self.paths[subsystem]
                     continue
                 raise RuncError(f"unable to apply cgroup configuration: {e}") from None
@@ -240,7 +240,3 @@ class Manager:
         if errors:
             raise RuncError("; ".join(errors))
 
-
-def _ignorable(e: Exception) -> bool:
-    cause = e if isinstance(e, OSError) else e.__cause__
-    return isinstance(cause, OSError) and cause.errno in IGNORABLE or "permission denied" in str(e)

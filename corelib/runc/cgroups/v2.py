@@ -5,7 +5,7 @@ cgroup.freeze and waits for cgroup.events to say `frozen 1`."""
 import os
 import time
 
-from corelib.runc.cgroups import IGNORABLE, frozen, own_cgroup_paths, read_file, read_pids, remove_path, write_file
+from corelib.runc.cgroups import frozen, ignorable, own_cgroup_paths, read_file, read_pids, remove_path, write_file
 from corelib.runc.cgroups.devices import attach_program
 from corelib.runc.errors import RuncError, ignored
 
@@ -61,8 +61,7 @@ class Manager:
             self._create()
             write_file(self.path, "cgroup.procs", str(pid))
         except (OSError, RuncError) as e:
-            cause = e if isinstance(e, OSError) else e.__cause__
-            if self.rootless and not self.explicit and isinstance(cause, OSError) and cause.errno in IGNORABLE:
+            if self.rootless and not self.explicit and ignorable(e):
                 self.paths = {}
                 return
             raise RuncError(f"unable to apply cgroup configuration: {e}") from None
