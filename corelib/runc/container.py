@@ -51,12 +51,12 @@ def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
 
 
 class Container:
-    def __init__(self, root: str, container_id: str, state: dict):
+    def __init__(self, root: str, container_id: str, state: dict, cgroups=None):
         self.root = root
         self.id = container_id
         self.dir = os.path.join(root, container_id)
         self.state = state
-        self._cgroups = None
+        self._cgroups = cgroups  # made from the saved state when first needed
 
     @classmethod
     def load(cls, root: str, container_id: str) -> "Container":

@@ -30,7 +30,6 @@ def preload(cfg: ProcessConfig) -> object:
         import corelib.runc.hooks  # noqa: F401
     if any(m.type == "cgroup" for m in cfg.mounts):
         import corelib.runc.cgroups.v1  # noqa: F401
-
     if cfg.process.get("terminal"):
         import termios  # noqa: F401
         import tty  # noqa: F401
@@ -113,7 +112,7 @@ def setns_init(cfg: ProcessConfig, chan: Channel) -> None:
     if no_new_privs:
         linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
     executable = finish(cfg, chan, env, no_new_privs)
-    execute(cfg, executable, env, chan)
+    execute(cfg, executable, env)
 
 
 def finish(cfg: ProcessConfig, chan: Channel, env: dict, no_new_privs: bool) -> str:
@@ -478,7 +477,8 @@ def run_start_container_hooks(cfg: ProcessConfig) -> None:
         run_hooks(hooks, oci_state(cfg, "created"))
 
 
-def execute(cfg: ProcessConfig, executable: str, env: dict, chan: Channel | None = None) -> None:
+def execute(cfg: ProcessConfig, executable: str, env: dict) -> None:
+    """execve the user's process; a failure reaches the runtime through stage 1's error report."""
     from corelib.runc.process import default_signals, flush_stdio
 
     flush_stdio()

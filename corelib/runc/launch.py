@@ -74,13 +74,12 @@ def create_container(ctx, container_id: str, opts: CreateOptions) -> tuple[Conta
         "id": container_id, "bundle": bundle, "rootfs": os.path.realpath(rootfs), "created": "",
         "init_process_pid": 0, "init_process_start": 0, "config": spec, "cgroup": manager.to_state(),
         "rootless": ctx.rootless_euid,
-    })
-    container._cgroups = manager
+    }, cgroups=manager)
     foreground_console = None
     try:
         cfg = ProcessConfig(
             container_id=container_id, spec=spec, process=process, rootfs=container.state["rootfs"], bundle=bundle,
-            namespaces=namespaces, mounts=mounts, devices=devices_of(spec), no_pivot=opts.no_pivot,
+            namespaces=namespaces, mounts=mounts, devices=devices_of(spec, namespaces), no_pivot=opts.no_pivot,
             no_new_keyring=opts.no_new_keyring, rootless_euid=ctx.rootless_euid, preserve_fds=opts.preserve_fds,
             logger=ctx.logger, cgroupns=any(k == "cgroup" and not p for k, p in namespaces),
             close_in_child=[janitor.fd])
@@ -106,13 +105,13 @@ def create_container(ctx, container_id: str, opts: CreateOptions) -> tuple[Conta
     return container, foreground_console
 
 
-def devices_of(spec: dict) -> list[dict]:
+def devices_of(spec: dict, namespaces: list[tuple[str, str]]) -> list[dict]:
     """Device nodes to create: runc's defaults, then the spec's own (which win on the same path)."""
     linux_spec = spec.get("linux") or {}
     nodes = [{"path": p, "type": t, "major": major, "minor": minor, "fileMode": 0o666, "uid": 0, "gid": 0}
              for p, t, major, minor, _ in specconv.default_devices_wanted(spec) if p]
     nodes += linux_spec.get("devices") or []
-    if any(k == "user" for k, _ in specconv.namespaces(spec)):
+    if any(k == "user" for k, _ in namespaces):
         uid = specconv.host_id(linux_spec.get("uidMappings"), 0) or 0
         gid = specconv.host_id(linux_spec.get("gidMappings"), 0) or 0
         nodes = [{**d, "uid": uid, "gid": gid} for d in nodes]

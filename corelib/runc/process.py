@@ -93,6 +93,9 @@ class ProcessConfig:
         self.init = True
         self.libseccomp = None
         self.close_in_child: list[int] = []  # the runtime's own descriptors the container must not hold
+        unknown = set(fields) - set(vars(self))
+        if unknown:
+            raise TypeError(f"unknown process settings: {sorted(unknown)}")
         self.__dict__.update(fields)
 
     def new_namespaces(self) -> list[str]:
