@@ -39,13 +39,14 @@ def start(container) -> None:
         data = b""
         delay = 0.0002
         while True:
-            try:
-                data = os.read(fd, 16)  # b"" until the init has the fifo open, EAGAIN until it writes
-            except BlockingIOError:
-                data = b""
+            data = _read_ready(fd)  # b"" until the init has the fifo open and has written
             if data:
                 break
             if container.run_type() == STOPPED:
+                # It may have written its byte, exec'd and exited (/bin/true is quick) since our read.
+                data = _read_ready(fd)
+                if data:
+                    break
                 raise RuncError("container process is already dead")
             time.sleep(delay)
             delay = min(delay * 2, 0.02)
@@ -61,3 +62,12 @@ def start(container) -> None:
         except RuncError:
             container.signal(9)
             raise
+
+
+def _read_ready(fd: int) -> bytes:
+    import os
+
+    try:
+        return os.read(fd, 16)
+    except BlockingIOError:
+        return b""
