@@ -40,6 +40,10 @@ class Publisher:
         envelope.event.value = event.SerializeToString()  # type: ignore[attr-defined]
         self._queue.put((envelope, on_forwarded))
 
+    def defer(self, job: Callable[[], None]) -> None:
+        """Run `job` on the publisher's thread, in order with the events: work no call need wait for."""
+        self._queue.put(job)
+
     def close(self, timeout: float = 5.0) -> None:
         """Send what is queued (for up to `timeout` seconds), then stop."""
         self._queue.put(None)
@@ -47,6 +51,12 @@ class Publisher:
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
+            if callable(item):
+                try:
+                    item()
+                except Exception as e:  # noqa: BLE001 - a failed job must not stop the events behind it
+                    log.error(f"publisher job: {e!r}")
+                continue
             envelope, on_forwarded = item
             start = time.time_ns()
             if self._forward(envelope) and on_forwarded is not None:

@@ -10,6 +10,7 @@ is how containerd words them. Each action imports only what it needs: the server
 
 from __future__ import annotations
 
+import os
 import sys
 
 NAME = "containerd-shim-whale-v2"
@@ -77,18 +78,24 @@ def run(action: str, flags: dict) -> int:
         from corelib.shim import manager
 
         address = manager.start(flags["namespace"], flags["id"], flags["address"], flags["debug"])
-        sys.stdout.write(address)
-        return 0
+        exit_now(address.encode())
     if action == "delete":
         from corelib.shim import cleanup
 
-        sys.stdout.buffer.write(cleanup.delete(flags["namespace"], flags["id"], flags["bundle"]))
-        return 0
+        exit_now(cleanup.delete(flags["namespace"], flags["id"], flags["bundle"]))
     if action:
         raise ValueError(f"unknown action {action!r}")
     from corelib.shim.shim import serve
 
     return serve(flags["namespace"], flags["id"], flags["socket"], flags["debug"])
+
+
+def exit_now(output: bytes) -> None:
+    """Print what containerd reads and exit at once, as the Go shim does: containerd waits for this
+    process, and the interpreter's teardown of what the action imported would only add to that wait."""
+    sys.stdout.buffer.write(output)
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

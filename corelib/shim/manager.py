@@ -1,28 +1,32 @@
 """The `start` action containerd runs the shim binary with (the runc shim's manager): make the
-socket, start the long-lived server on it (a new process group, child subreaper, nothing of
+socket, start the long-lived server on it (its own process group, child subreaper, none of
 containerd's pipes), write <bundle>/address, print the address and return (containerd waits).
+
+The runc shim re-executes its own binary for the server; this one forks it: a second interpreter
+and its imports would cost containerd ~50 ms per task, and the shim v2 contract asks only for a
+detached server on the socket. So this process imports little (no hashlib: OpenSSL; no socket.py
+or subprocess: enum, selectors), since the server keeps all of it.
 """
 
 from __future__ import annotations
 
+import _socket
 import contextlib
-import hashlib
 import os
-import socket
-import subprocess
 import sys
 
-from corelib.api.containerd.runtime.v2.runc.options import oci_pb2
+try:
+    from _sha256 import sha256
+except ImportError:  # Python 3.12 and later
+    from _sha2 import sha256
 
 SOCKET_ROOT = "/run/containerd/s"
-PR_SET_CHILD_SUBREAPER = 36
-# The server runs without site (-S): its imports are found on the paths `start` passes it.
-BOOTSTRAP = ("import sys; sys.path[:0] = sys.argv.pop(1).split(':'); "
-             "from corelib.shim.main import main; sys.exit(main())")
+LISTEN_FD = 3
+SERVER_ARENAS = 2  # what MALLOC_ARENA_MAX would give it: a few threads, each with its own arena else
 
 
 def socket_address(containerd_address: str, namespace: str, id: str) -> str:
-    digest = hashlib.sha256(os.path.join(containerd_address, namespace, id).encode()).hexdigest()
+    digest = sha256(os.path.join(containerd_address, namespace, id).encode()).hexdigest()
     return f"unix://{SOCKET_ROOT}/{digest}"
 
 
@@ -41,25 +45,25 @@ def start(namespace: str, id: str, containerd_address: str, debug: bool) -> str:
         sock = new_socket(path)
     try:
         write_address(address)
-        server = spawn_server(sock, namespace, id, containerd_address, debug)
+        pid = fork_server(sock, namespace, id, containerd_address, debug)
     except BaseException:
         sock.close()
         remove_socket(address)
         raise
     sock.close()
     try:
-        apply_start_options(sys.stdin.buffer.read(), server.pid)
-        adjust_oom_score(server.pid)
+        apply_start_options(sys.stdin.buffer.read(), pid)
+        adjust_oom_score(pid)
     except BaseException:
-        server.kill()
+        os.kill(pid, 9)
         remove_socket(address)
         raise
     return address
 
 
-def new_socket(path: str) -> socket.socket:
+def new_socket(path: str) -> _socket.socket:
     os.makedirs(os.path.dirname(path), mode=0o711, exist_ok=True)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.bind(path)
         os.chmod(path, 0o600)
@@ -71,12 +75,14 @@ def new_socket(path: str) -> socket.socket:
 
 
 def can_connect(path: str) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+    probe = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
         probe.settimeout(0.1)
-        try:
-            probe.connect(path)
-        except OSError:
-            return False
+        probe.connect(path)
+    except OSError:
+        return False
+    finally:
+        probe.close()
     return True
 
 
@@ -92,35 +98,59 @@ def remove_socket(address: str) -> None:
         os.unlink(address.removeprefix("unix://"))
 
 
-def import_paths() -> str:
-    """Where this process found corelib and protobuf, for a server started without site."""
-    import corelib
+def fork_server(sock: _socket.socket, namespace: str, id: str, containerd_address: str, debug: bool) -> int:
+    """The server's pid; in the child, the server itself, which never returns from here."""
+    pid = os.fork()
+    if pid:
+        return pid
+    status = 1
+    try:
+        detach(sock)
+        retitle(["-m", "corelib.shim.main", "-namespace", namespace, "-id", id, "-address", containerd_address,
+                 *(["-debug"] if debug else [])])
+        from corelib.shim.shim import serve
 
-    paths = [os.path.dirname(os.path.dirname(os.path.abspath(corelib.__file__)))]
-    paths += [p for p in sys.path if os.path.isdir(os.path.join(p, "google", "protobuf"))][:1]
-    return ":".join(dict.fromkeys(paths))
-
-
-def spawn_server(sock: socket.socket, namespace: str, id: str, containerd_address: str,
-                 debug: bool) -> subprocess.Popen[bytes]:
-    """The server, with the listening socket as fd 3, in its own process group, as a subreaper."""
-    if sock.fileno() != 3:
-        os.dup2(sock.fileno(), 3)
-    argv = [sys.executable, "-I", "-S", "-c", BOOTSTRAP, import_paths(),
-            "-namespace", namespace, "-id", id, "-address", containerd_address]
-    if debug:
-        argv.append("-debug")
-    env = {**os.environ, "MALLOC_ARENA_MAX": "2"}
-    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            pass_fds=(3,), process_group=0, env=env, preexec_fn=become_subreaper)
+        status = serve(namespace, id, debug=debug)
+    except BaseException as e:  # noqa: BLE001 - whatever happens, this process must not return to `start`
+        with contextlib.suppress(OSError):
+            os.write(2, f"shim server: {e!r}\n".encode())
+    finally:
+        os._exit(status)
 
 
-def become_subreaper() -> None:
-    """Runs in the server between fork and exec; the attribute survives exec."""
-    import ctypes
+def detach(sock: _socket.socket) -> None:
+    """The forked server: its own process group, the child subreaper, the listening socket as fd 3,
+    /dev/null for stdio (stderr becomes the bundle's log), nothing else of its parent's."""
+    from corelib.shim import libc
 
-    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+    os.setpgid(0, 0)
+    libc.set_child_subreaper()
+    libc.set_arena_max(SERVER_ARENAS)
+    if sock.fileno() != LISTEN_FD:
+        os.dup2(sock.fileno(), LISTEN_FD)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.closerange(LISTEN_FD + 1, os.sysconf("SC_OPEN_MAX"))
+
+
+def retitle(args: list[str]) -> None:
+    """The server's command line as `ps` shows it: the command that serves a task on fd 3, as the runc
+    shim's re-executed server shows its own (no action), rather than the `start` it was forked from.
+    Written over the original arguments in place (/proc/self/mem), so only when it fits."""
+    with open("/proc/self/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    arg_start, arg_end = int(fields[45]), int(fields[46])  # fields 48 and 49 of proc(5)
+    with open("/proc/self/cmdline", "rb") as f:
+        interpreter = f.read().split(b"\0", 1)[0]
+    title = b"\0".join([interpreter, *(a.encode() for a in args)]) + b"\0"
+    if len(title) > arg_end - arg_start:
+        return
+    fd = os.open("/proc/self/mem", os.O_WRONLY)
+    try:
+        os.pwrite(fd, title.ljust(arg_end - arg_start, b"\0"), arg_start)
+    finally:
+        os.close(fd)
 
 
 def apply_start_options(data: bytes, pid: int) -> None:
@@ -128,6 +158,8 @@ def apply_start_options(data: bytes, pid: int) -> None:
     if not data:
         return
     from google.protobuf import any_pb2
+
+    from corelib.api.containerd.runtime.v2.runc.options import oci_pb2
 
     options = any_pb2.Any.FromString(data)
     if options.type_url.rsplit("/", 1)[-1] != "containerd.runc.v1.Options":

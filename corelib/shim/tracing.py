@@ -15,6 +15,8 @@ from corelib.trace.span import Span, Tracer, adopt, current_context
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from corelib.shim.events import Publisher
     from corelib.ttrpc.services import Context
 
@@ -23,8 +25,13 @@ class ShimTracer:
     def __init__(self, publisher: Publisher):
         self.publisher = publisher
         self.tracer = Tracer("shim", sink=self._publish, roots=False)
+        publisher.defer(_load_exporters)  # made at the first traced call, while its runtime command runs
 
     def _publish(self, span: Span) -> None:
+        """On the publisher's thread: the conversion loads json and more, which no call should wait for."""
+        self.publisher.defer(lambda: self._forward(span))
+
+    def _forward(self, span: Span) -> None:
         from corelib.trace.events import TOPIC, span_to_message
 
         self.publisher.publish(TOPIC, span_to_message(span))
@@ -36,8 +43,9 @@ class ShimTracer:
 
     def runtime_command(self, name: str, log_path: str) -> _RuntimeCommand:
         """`with tracer.runtime_command("runc create", log) as env:` env for the runtime (None untraced);
-        afterwards the phases the runtime logged become its spans under this one."""
-        return _RuntimeCommand(self.tracer, name, log_path)
+        afterwards the phases the runtime logged become its spans under this one (on the publisher's
+        thread: parsing them loads json, which the call need not wait for)."""
+        return _RuntimeCommand(self.tracer, name, log_path, self.publisher.defer)
 
     def record_exit(self, parent: TraceContext | None, exited_ns: int, container_id: str, pid: int,
                     forward_start_ns: int, forward_end_ns: int) -> None:
@@ -49,6 +57,11 @@ class ShimTracer:
         exit_span = self.tracer.record("exit", exited_ns, forward_end_ns, parent=parent, container_id=container_id,
                                        pid=pid, follows_from=True)
         self.tracer.record("publish /tasks/exit", forward_start_ns, forward_end_ns, parent=exit_span.context)
+
+
+def _load_exporters() -> None:
+    import corelib.trace.events
+    import corelib.trace.runtime_log  # noqa: F401
 
 
 def current() -> TraceContext | None:
@@ -75,10 +88,10 @@ class _Handled:
 
 
 class _RuntimeCommand:
-    __slots__ = ("tracer", "name", "log_path", "offset", "scope", "span")
+    __slots__ = ("tracer", "name", "log_path", "defer", "offset", "scope", "span")
 
-    def __init__(self, tracer: Tracer, name: str, log_path: str):
-        self.tracer, self.name, self.log_path = tracer, name, log_path
+    def __init__(self, tracer: Tracer, name: str, log_path: str, defer: Callable[[Callable[[], None]], None]):
+        self.tracer, self.name, self.log_path, self.defer = tracer, name, log_path, defer
 
     def __enter__(self) -> dict[str, str] | None:
         self.scope = self.tracer.span(self.name)
@@ -95,7 +108,13 @@ class _RuntimeCommand:
         self.scope.__exit__(*exc)
         if self.span is None:
             return
-        phases = self._phases()
+        log = self._read_log()
+        self.defer(lambda: self._record_phases(log))
+
+    def _record_phases(self, log: str) -> None:
+        from corelib.trace.runtime_log import parse_phases
+
+        phases = parse_phases(log)
         for phase, start_ns, end_ns in phases:
             self.tracer.record(phase, start_ns, end_ns, parent=self.span.context, layer="runc")
         if not phases:
@@ -103,12 +122,11 @@ class _RuntimeCommand:
             self.tracer.record(self.name.split()[-1], self.span.start_ns, self.span.end_ns, parent=self.span.context,
                                layer="runc", measured_by="shim")
 
-    def _phases(self) -> list[tuple[str, int, int]]:
-        from corelib.trace.runtime_log import parse_phases
-
+    def _read_log(self) -> str:
+        """What the command wrote to the runtime's log (read now: the next command appends to it)."""
         try:
             with open(self.log_path, "rb") as f:
                 f.seek(self.offset)
-                return parse_phases(f.read().decode(errors="replace"))
+                return f.read().decode(errors="replace")
         except OSError:
-            return []
+            return ""
