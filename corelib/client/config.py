@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from pathlib import Path
 
 CONFIG_FILE_NAME = "config.json"
 PROXY_KEYS = {"HTTP_PROXY": "httpProxy", "HTTPS_PROXY": "httpsProxy", "NO_PROXY": "noProxy",
@@ -18,17 +17,18 @@ PROXY_KEYS = {"HTTP_PROXY": "httpProxy", "HTTPS_PROXY": "httpsProxy", "NO_PROXY"
 INDEX_SERVER = "https://index.docker.io/v1/"
 
 
-def config_dir(explicit: str | None = None) -> Path:
+def config_dir(explicit: str | None = None) -> str:
+    """The directory of config.json (os.path: importing pathlib would cost every command milliseconds)."""
     if explicit:
-        return Path(explicit)
+        return explicit
     if os.environ.get("WHALE_CONFIG"):
-        return Path(os.environ["WHALE_CONFIG"])
-    home = Path(os.path.expanduser("~"))
-    if (home / ".whale" / CONFIG_FILE_NAME).exists():
-        return home / ".whale"
+        return os.environ["WHALE_CONFIG"]
+    home = os.path.expanduser("~")
+    if os.path.exists(os.path.join(home, ".whale", CONFIG_FILE_NAME)):
+        return os.path.join(home, ".whale")
     if os.environ.get("DOCKER_CONFIG"):
-        return Path(os.environ["DOCKER_CONFIG"])
-    return home / ".docker"
+        return os.environ["DOCKER_CONFIG"]
+    return os.path.join(home, ".docker")
 
 
 class ConfigFile:
@@ -74,15 +74,16 @@ class ConfigFile:
 
 
 def load_config(directory: str | None = None, warn: Callable[[str], None] | None = None) -> ConfigFile:
-    path = config_dir(directory) / CONFIG_FILE_NAME
+    path = os.path.join(config_dir(directory), CONFIG_FILE_NAME)
     try:
-        data = json.loads(path.read_text())
+        with open(path, encoding="utf-8") as f:
+            data = json.loads(f.read())
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
     except FileNotFoundError:
-        return ConfigFile(filename=str(path))
+        return ConfigFile(filename=path)
     except (OSError, ValueError) as e:
         if warn is not None:
             warn(f"WARNING: Error loading config file: {path}: {e}")
-        return ConfigFile(filename=str(path))
-    return ConfigFile(data, str(path))
+        return ConfigFile(filename=path)
+    return ConfigFile(data, path)

@@ -6,8 +6,8 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterable
-from urllib.parse import urlencode
 
+from corelib.client.api._path import query_escape
 from corelib.client.api.container import ContainerApiMixin
 from corelib.client.api.exec import ExecApiMixin
 from corelib.client.api.image import ImageApiMixin
@@ -247,7 +247,7 @@ def encode_query(params: Params) -> str:
             pairs.extend((key, str(v)) for v in value)
         elif value is not None:
             pairs.append((key, _query_value(value)))
-    return urlencode(pairs)
+    return "&".join(f"{query_escape(key)}={query_escape(value)}" for key, value in pairs)
 
 
 def _query_value(value: object) -> str:

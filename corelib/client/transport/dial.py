@@ -1,8 +1,11 @@
-"""Daemon addresses (`unix:///path`, `tcp://host:port`, `fd://`) and connecting to them."""
+"""Daemon addresses (`unix:///path`, `tcp://host:port`, `fd://`) and connecting to them.
+
+Sockets are _socket's: socket.py (enum, selectors, array) would cost every command milliseconds of
+start-up, for wrappers the HTTP transport does not use."""
 
 from __future__ import annotations
 
-import socket
+import _socket
 
 DEFAULT_HOST = "unix:///run/whalebone/whaled.sock"
 DEFAULT_TCP_PORT = 2375
@@ -40,13 +43,13 @@ def parse_host(host: str) -> tuple[str, str | tuple[str, int]]:
     raise ValueError(f"invalid bind address format: {host}")
 
 
-def connect(host: str, timeout: float | None = None) -> socket.socket:
+def connect(host: str, timeout: float | None = None) -> _socket.socket:
     """A connected socket to the daemon at `host` (blocking; `timeout` bounds the connect only)."""
     kind, address = parse_host(host)
-    family = socket.AF_UNIX if kind == "unix" else socket.AF_INET
+    family = _socket.AF_UNIX if kind == "unix" else _socket.AF_INET
     if kind == "tcp" and ":" in address[0]:  # type: ignore[index]
-        family = socket.AF_INET6
-    sock = socket.socket(family, socket.SOCK_STREAM)
+        family = _socket.AF_INET6
+    sock = _socket.socket(family, _socket.SOCK_STREAM)
     try:
         sock.settimeout(timeout)
         sock.connect(address)
@@ -55,5 +58,5 @@ def connect(host: str, timeout: float | None = None) -> socket.socket:
         sock.close()
         raise DaemonUnreachable(host, e) from e
     if kind == "tcp":
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
     return sock

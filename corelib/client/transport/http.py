@@ -3,9 +3,9 @@ both directions, and the `Upgrade: tcp` hijack the attach and exec endpoints ans
 
 from __future__ import annotations
 
+import _socket  # as dial's sockets are
 import contextlib
 import json
-import socket
 from collections.abc import Callable, Iterable, Iterator
 
 from corelib.client.transport import http11
@@ -23,7 +23,7 @@ class StaleConnection(ConnectionError):
 class HTTPConnection:
     """One client connection. Not thread-safe: a request, then its response read to the end, then the next."""
 
-    def __init__(self, sock: socket.socket, host_header: str = "docker",
+    def __init__(self, sock: _socket.socket, host_header: str = "docker",
                  release: Callable[[HTTPConnection], None] | None = None):
         self.sock = sock
         self.host_header = host_header
@@ -197,13 +197,13 @@ class Response:
         sock = conn.sock if conn is not None else None
         if sock is not None:
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+                sock.shutdown(_socket.SHUT_RDWR)
 
 
 class HijackedSocket:
     """The raw stream after `101 UPGRADED`: bytes the HTTP parser had already read come first."""
 
-    def __init__(self, sock: socket.socket, buffered: bytes = b""):
+    def __init__(self, sock: _socket.socket, buffered: bytes = b""):
         self.sock = sock
         self._buffered = buffered
         self.on_done: Callable[[], None] | None = None  # once, when the stream is closed
@@ -223,7 +223,7 @@ class HijackedSocket:
     def close_write(self) -> None:
         """Half-close: the daemon sees EOF on the container's stdin and keeps sending output."""
         with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_WR)
+            self.sock.shutdown(_socket.SHUT_WR)
 
     def close(self) -> None:
         self.sock.close()

@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import struct
-
 STDIN, STDOUT, STDERR, SYSTEMERR = 0, 1, 2, 3
-HEADER = struct.Struct(">BxxxL")
+HEADER_SIZE = 8
 
 
 class StreamError(Exception):
@@ -14,7 +12,7 @@ class StreamError(Exception):
 
 
 def frame(stream: int, payload: bytes) -> bytes:
-    return HEADER.pack(stream, len(payload)) + payload
+    return bytes((stream, 0, 0, 0)) + len(payload).to_bytes(4, "big") + payload
 
 
 class Demuxer:
@@ -26,14 +24,14 @@ class Demuxer:
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
         self._buf += data
         frames = []
-        while len(self._buf) >= HEADER.size:
-            stream, size = HEADER.unpack_from(self._buf)
+        while len(self._buf) >= HEADER_SIZE:
+            stream, size = self._buf[0], int.from_bytes(self._buf[4:HEADER_SIZE], "big")
             if stream not in (STDIN, STDOUT, STDERR, SYSTEMERR):
                 raise StreamError(f"Unrecognized input header: {stream}")
-            end = HEADER.size + size
+            end = HEADER_SIZE + size
             if len(self._buf) < end:
                 break
-            payload = bytes(self._buf[HEADER.size:end])
+            payload = bytes(self._buf[HEADER_SIZE:end])
             del self._buf[:end]
             if stream == SYSTEMERR:
                 raise StreamError(f"error from daemon in stream: {payload.decode('utf-8', 'replace')}")

@@ -124,10 +124,10 @@ class HijackedIOStreamer:
             self._input_done.set()
 
     def _shutdown_read(self) -> None:
-        import socket
+        import _socket
 
         with contextlib.suppress(OSError):
-            self.sock.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.sock.shutdown(_socket.SHUT_RDWR)
 
     def _copy_output(self) -> None:
         if self.tty:

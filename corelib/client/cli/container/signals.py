@@ -1,17 +1,21 @@
 """Signals received by an attached `run`, `start -a` or `attach` are sent on to the container
 (docker's ForwardAllSignals: `POST /containers/{id}/kill?signal=NAME`); three SIGINT/SIGTERM end
-whale itself, as docker's forceExitAfter3TerminationSignals does."""
+whale itself, as docker's forceExitAfter3TerminationSignals does.
+
+_signal and _queue, not signal.py and queue.py: their enums and heapq would cost every `run` start-up
+time for seven signal names."""
 
 from __future__ import annotations
 
+import _signal
 import contextlib
 import os
-import queue
-import signal
 import threading
+from _queue import SimpleQueue
 from collections.abc import Callable
 
 FORWARDED = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGTERM")
+NAMES = {getattr(_signal, name): name.removeprefix("SIG") for name in FORWARDED}
 FORCE_EXIT_AFTER = 3
 
 
@@ -21,22 +25,21 @@ class SignalForwarder:
     def __init__(self, kill: Callable[[str], None], on_force_exit: Callable[[], None] | None = None):
         self.kill = kill
         self.on_force_exit = on_force_exit
-        self._queue: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._queue: SimpleQueue[int | None] = SimpleQueue()
         self._saved: dict[int, object] = {}
         self._terminations = 0
 
     def __enter__(self) -> SignalForwarder:
         if threading.current_thread() is not threading.main_thread():
             return self
-        for name in FORWARDED:
-            signum = getattr(signal, name)
-            self._saved[signum] = signal.signal(signum, self._handle)
+        for signum in NAMES:
+            self._saved[signum] = _signal.signal(signum, self._handle)
         threading.Thread(target=self._worker, name="whale-signals", daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         for signum, handler in self._saved.items():
-            signal.signal(signum, handler)
+            _signal.signal(signum, handler)
         self._saved.clear()
         self._queue.put(None)
 
@@ -45,10 +48,10 @@ class SignalForwarder:
 
     def _worker(self) -> None:
         while (signum := self._queue.get()) is not None:
-            if signum in (signal.SIGINT, signal.SIGTERM):
+            if signum in (_signal.SIGINT, _signal.SIGTERM):
                 self._terminations += 1
             with contextlib.suppress(Exception):  # docker logs it and goes on
-                self.kill(signal.Signals(signum).name.removeprefix("SIG"))
+                self.kill(NAMES[signum])
             if self._terminations >= FORCE_EXIT_AFTER:
                 if self.on_force_exit is not None:
                     self.on_force_exit()
@@ -71,13 +74,13 @@ class ResizeMonitor:
         except Exception:  # noqa: BLE001 - retried in the background, as docker's initTtySize does
             threading.Thread(target=self._retry_initial, daemon=True).start()
         if threading.current_thread() is threading.main_thread():
-            self._saved = signal.signal(signal.SIGWINCH, lambda *_: threading.Thread(
+            self._saved = _signal.signal(_signal.SIGWINCH, lambda *_: threading.Thread(
                 target=self._safe_resize, daemon=True).start())
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._saved is not None:
-            signal.signal(signal.SIGWINCH, self._saved)
+            _signal.signal(_signal.SIGWINCH, self._saved)
 
     def _retry_initial(self) -> None:
         import time
