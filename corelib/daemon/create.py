@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from corelib import errdefs
 from corelib.daemon.container.container import Container
 from corelib.daemon.container.state import format_time
+from corelib.daemon.images.image import container_config
 from corelib.daemon.mounts import container_mount_points
 from corelib.daemon.names import generate_id, validate_name
 from corelib.daemon.network import host_hostname, network_mode, network_settings, validate_network_mode
@@ -201,16 +202,16 @@ class CreateMixin:
             raise errdefs.InvalidArgument("No command specified") if not (config.get("Cmd") or
                                                                          config.get("Entrypoint")) \
                 else errdefs.InvalidArgument("No image was specified")
-        image = await self.images.inspect(config["Image"])
-        merge_image_config(config, image.get("Config") or {})
+        image = await self.images.get_image(config["Image"])
+        merge_image_config(config, container_config(image.config.get("config")))
         if not config.get("Cmd") and not config.get("Entrypoint"):
             raise errdefs.InvalidArgument("No command specified")
-        container = self.newContainer(name, config, host_config, image["Id"])
+        container = self.newContainer(name, config, host_config, image.id)
         try:
             container.root.mkdir(mode=0o710, parents=True)
             self.setHostConfig(container, host_config)
             self._set_security_options(container)
-            mounts = await self.images.prepare_rootfs(config["Image"], container.ID)
+            mounts = await self.images.prepare_rootfs(image, container.ID)
             container.RootfsMounts = [{"type": m.type, "source": m.source, "options": list(m.options)}
                                       for m in mounts]
             self.Register(container)

@@ -167,8 +167,10 @@ class ImageStore:
         images = await self.all()
         return images.get(resolved.config_digest) or Image(resolved.config_digest, resolved, [record])
 
-    async def lookup(self, ref: str) -> Image:
-        """dockerd's GetImage: a full ID or digest, a name (name:tag, name@digest), or a short ID."""
+    async def lookup(self, ref: str, every_name: bool = True) -> Image:
+        """dockerd's GetImage: a full ID or digest, a name (name:tag, name@digest), or a short ID.
+        Without `every_name`, an image found by its name has that one record only (what a container
+        needs of it), which spares listing every image."""
         parsed = reference.parse_any_reference(ref)
         if isinstance(parsed, str):
             image = (await self.all()).get(parsed)
@@ -177,7 +179,11 @@ class ImageStore:
             return image
         named = reference.tag_name_only(parsed)
         try:
-            return await self.from_record(await self.cs.get_image(named.string()))
+            record = await self.cs.get_image(named.string())
+            if not every_name:
+                resolved = await self.resolve(record.target)
+                return Image(resolved.config_digest, resolved, [record])
+            return await self.from_record(record)
         except errdefs.NotFound:
             pass
         images = await self.all()

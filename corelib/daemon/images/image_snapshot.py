@@ -4,6 +4,7 @@ config then holds the top snapshot against GC. Containers get an active snapshot
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
@@ -85,9 +86,12 @@ async def ensure_unpacked(cs: Containerd, image: Image) -> str:
 async def prepare_rootfs(cs: Containerd, image: Image, container_id: str) -> list[Mount]:
     """An active snapshot `container_id` on the image, held by the lease `container_id` (as moby
     does), so it lives as long as the container, whatever happens to the image."""
-    parent = await ensure_unpacked(cs, image)
-    with contextlib.suppress(errdefs.AlreadyExists):
-        await cs.create_lease(container_id)
+    # The image's snapshot and the container's lease are independent: both asked for at once.
+    parent, leased = await asyncio.gather(ensure_unpacked(cs, image), _create_lease(cs, container_id),
+                                          return_exceptions=True)
+    for outcome in (parent, leased):
+        if isinstance(outcome, BaseException):
+            raise outcome
     try:
         return await replace(cs, lease=container_id).prepare(container_id, parent)
     except errdefs.AlreadyExists:  # prepared before (a retry, or a restarted daemon)
@@ -95,6 +99,11 @@ async def prepare_rootfs(cs: Containerd, image: Image, container_id: str) -> lis
     except BaseException:
         await remove_rootfs(cs, container_id)
         raise
+
+
+async def _create_lease(cs: Containerd, lease_id: str) -> None:
+    with contextlib.suppress(errdefs.AlreadyExists):
+        await cs.create_lease(lease_id)
 
 
 async def remove_rootfs(cs: Containerd, container_id: str) -> None:

@@ -150,10 +150,17 @@ class ImageService:
             write_docker_archive(Path(work) / "busybox.tar", rootfs, ["busybox:latest"])
             await image_exporter.load(self.cs, self.store, Path(work) / "busybox.tar", None)
 
-    async def prepare_rootfs(self, image_ref: str, container_id: str) -> list[Mount]:
-        """An active overlay snapshot keyed `container_id` on the image's top layer (chain id), held
-        by a lease of the same id; returns its mounts (for the task's rootfs)."""
-        return await image_snapshot.prepare_rootfs(self.cs, await self.store.lookup(image_ref), container_id)
+    async def get_image(self, ref: str) -> Image:
+        """dockerd's GetImage for a container about to be made: the image's ID, config and layers
+        (not what only inspect shows: its size, digests and other names, each a call to containerd)."""
+        return await self.store.lookup(ref, every_name=False)
+
+    async def prepare_rootfs(self, image: Image | str, container_id: str) -> list[Mount]:
+        """An active overlay snapshot keyed `container_id` on the image's (or image reference's) top
+        layer (chain id), held by a lease of the same id; returns its mounts (for the task's rootfs)."""
+        if isinstance(image, str):
+            image = await self.get_image(image)
+        return await image_snapshot.prepare_rootfs(self.cs, image, container_id)
 
     async def remove_rootfs(self, container_id: str) -> None:
         """Remove the container's snapshot and lease; no error when they are already gone."""
