@@ -3,9 +3,9 @@ each retried up to 5 times with a growing pause, as the real shim's RemoteEvents
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
+from _queue import SimpleQueue  # queue.py would bring heapq, for this one class of _queue's
 
 from corelib.api.containerd.services.ttrpc.events.v1 import events_pb2
 from corelib.shim import log
@@ -27,7 +27,7 @@ class Publisher:
         self.address = address
         self.namespace = namespace
         self.retry_pause = retry_pause
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue: SimpleQueue = SimpleQueue()
         self._client: BlockingClient | None = None
         self._thread = threading.Thread(target=self._run, name="publisher", daemon=True)
         self._thread.start()

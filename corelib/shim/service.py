@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import os
-import queue
 import threading
+from _queue import SimpleQueue  # queue.py would bring heapq, for this one class of _queue's
 
 from corelib import errdefs
 from corelib.api.containerd.events import task_pb2 as events
@@ -63,7 +63,7 @@ class TaskService:
         self.containers: dict[str, Container] = {}
         self._lock = threading.Lock()
         self._event_lock = threading.Lock()  # a task's exit is never published before its start
-        self._exits: queue.SimpleQueue = queue.SimpleQueue()
+        self._exits: SimpleQueue = SimpleQueue()
         self._unclaimed: dict[int, int] = {}  # exits of pids no process had yet (an exec that died at once)
         self._tracer = None  # a ShimTracer, made when the first traced call arrives
         reaper.on_exit = lambda pid, status: self._exits.put((pid, status))
