@@ -37,6 +37,8 @@ class Container:
         self.init = init
         self.execs: dict[str, Exec] = {}
         self.lock = threading.Lock()
+        # Without a pid namespace of its own, the container's other processes outlive init unless killed.
+        self.kill_all_on_exit = not has_own_pid_namespace(init.pid)
         self.oom_watch: object | None = None
         self.trace: object | None = None  # the TraceContext of a traced Start: its exit joins that trace
 
@@ -283,7 +285,7 @@ class TaskService:
             self._exits.put((process.pid, status))
 
     def _exited(self, container: Container, process: Process, status: int) -> None:
-        if process is container.init and should_kill_all_on_exit(container.bundle):
+        if process is container.init and container.kill_all_on_exit:
             try:
                 container.init.kill_all()
             except errdefs.WhaleError as e:
@@ -361,20 +363,19 @@ def json_string(value: str) -> str:
     return '"' + "".join(c if c >= " " and c not in '"\\' else f"\\u{ord(c):04x}" for c in value) + '"'
 
 
-def should_kill_all_on_exit(bundle: str) -> bool:
-    """Without a pid namespace of its own, the container's other processes outlive init unless killed."""
-    import json
-
+def has_own_pid_namespace(pid: int) -> bool:
+    """Whether `pid` is pid 1 of a pid namespace below ours: it is, just created, when its spec asks for
+    a new pid namespace. (containerd's shouldKillAllOnExit reads that from config.json; the kernel
+    says it without a JSON parser in every shim, on the exit's path.)"""
     try:
-        with open(os.path.join(bundle, "config.json"), "rb") as f:
-            spec = json.load(f)
-    except (OSError, ValueError) as e:
-        log.error(f"shouldKillAllOnExit: failed to read config.json: {e}")
-        return True
-    for ns in (spec.get("linux") or {}).get("namespaces") or []:
-        if ns.get("type") == "pid" and not ns.get("path"):
-            return False
-    return True
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    pids = line.split()[1:]
+                    return len(pids) > 1 and pids[-1] == "1"
+    except OSError as e:
+        log.error(f"shouldKillAllOnExit: failed to read the pid namespace of {pid}: {e}")
+    return False
 
 
 def watch_oom(pid: int, notify: Callable[[], None]) -> object | None:
