@@ -11,12 +11,14 @@ metrics, exported over OTLP when a collector is configured, and streamed to GET 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from corelib.trace.span import Span, Tracer
 from corelib.trace.store import SpanStore
 
 tracer = Tracer("daemon")
+FLUSH_DELAY = 0.05  # seconds
 
 # Handlers whose requests are not part of a lifecycle: polled, streamed for hours, or about traces.
 UNTRACED_HANDLERS = frozenset({"pingHandler", "getVersion", "getInfo", "getEvents", "getSpans",
@@ -24,18 +26,40 @@ UNTRACED_HANDLERS = frozenset({"pingHandler", "getVersion", "getInfo", "getEvent
 
 
 class Collector:
+    """Spans are counted in the metrics at once, and stored (and exported) a moment later, together
+    (FLUSH_DELAY): storing one costs a JSON encoding and a file append, which no request should wait
+    for, and a run's spans come in bursts, at the ends of its requests, while a lifecycle step is under
+    way. Whoever reads the store flushes it first."""
+
     def __init__(self, root: Path, metrics: object | None = None, exporter: object | None = None):
         self.store = SpanStore(root)
         self.metrics = metrics
         self.exporter = exporter
+        self._pending: list[Span] = []
+        self._flushing: asyncio.TimerHandle | None = None
 
     def add(self, span: Span) -> None:
-        self.store.add(span)
         if self.metrics is not None:
             self.metrics.observe(span)  # type: ignore[attr-defined]
-        if self.exporter is not None:
-            self.exporter.export(span)  # type: ignore[attr-defined]
+        self._pending.append(span)
+        if self._flushing is not None:
+            return
+        try:
+            self._flushing = asyncio.get_running_loop().call_later(FLUSH_DELAY, self.flush)
+        except RuntimeError:  # no event loop in this thread: stored now
+            self.flush()
+
+    def flush(self) -> None:
+        if self._flushing is not None:
+            self._flushing.cancel()
+            self._flushing = None
+        pending, self._pending = self._pending, []
+        for span in pending:
+            self.store.add(span)
+            if self.exporter is not None:
+                self.exporter.export(span)  # type: ignore[attr-defined]
 
     def close(self) -> None:
+        self.flush()
         if self.exporter is not None:
             self.exporter.shutdown()  # type: ignore[attr-defined]

@@ -125,6 +125,7 @@ class Server:
             w.set_header("Server", self.server_header)
             w.set_header("Api-Version", API_VERSION)
             w.set_header("Ostype", "linux")
+            w.set_header("Whalebone-Spans", "1")  # clients may POST /spans (ours do; docker's ignore it)
             asked = r.version or API_VERSION
             if compare_versions(asked, MIN_API_VERSION) < 0:
                 msg = (f"client version {asked} is too old. Minimum supported API version is {MIN_API_VERSION}, "

@@ -41,12 +41,14 @@ class TraceRouter:
             container_id = self.daemon.GetContainer(name).ID
         except errdefs.NotFound:
             container_id = name  # removed already (run --rm): its spans are kept under its full ID
+        self.collector.flush()
         spans = self.collector.store.spans_of(container_id)
         if not spans and container_id not in self.daemon.containers:
             raise errdefs.NotFound(f"No such container: {name}")
         await w.write_json(200, [s.to_dict() for s in spans])
 
     async def getTrace(self, r: Request, w: ResponseWriter) -> None:
+        self.collector.flush()
         spans = self.collector.store.trace(r.vars["id"])
         if not spans:
             raise errdefs.NotFound(f"No such trace: {r.vars['id']}")
