@@ -81,8 +81,12 @@ class MonitorMixin:
 
     async def _container_exited(self, container: Container, exit_code: int, exited_at_ns: int) -> None:
         pid = container.State.Pid
-        deleted, _ = await asyncio.gather(self.containerd.delete_task(container.ID),
-                                          container.stream.wait_drained(STREAM_DRAIN_TIMEOUT), return_exceptions=True)
+        # The rootfs is unmounted beside the task's delete, not after it (Cleanup finds it done): the
+        # unmount syncs the overlay's upper layer, milliseconds that need not wait for the runtime.
+        deleted, _, _ = await asyncio.gather(self.containerd.delete_task(container.ID),
+                                             container.stream.wait_drained(STREAM_DRAIN_TIMEOUT),
+                                             asyncio.to_thread(self.conditionalUnmountOnCleanup, container),
+                                             return_exceptions=True)
         if isinstance(deleted, tuple):
             exited_at_ns = exited_at_ns or deleted[1]
         container.stream.end_run()

@@ -87,11 +87,7 @@ async def prepare_rootfs(cs: Containerd, image: Image, container_id: str) -> lis
     """An active snapshot `container_id` on the image, held by the lease `container_id` (as moby
     does), so it lives as long as the container, whatever happens to the image."""
     # The image's snapshot and the container's lease are independent: both asked for at once.
-    parent, leased = await asyncio.gather(ensure_unpacked(cs, image), _create_lease(cs, container_id),
-                                          return_exceptions=True)
-    for outcome in (parent, leased):
-        if isinstance(outcome, BaseException):
-            raise outcome
+    parent, _ = await _together(ensure_unpacked(cs, image), _create_lease(cs, container_id))
     try:
         return await replace(cs, lease=container_id).prepare(container_id, parent)
     except errdefs.AlreadyExists:  # prepared before (a retry, or a restarted daemon)
@@ -107,5 +103,14 @@ async def _create_lease(cs: Containerd, lease_id: str) -> None:
 
 
 async def remove_rootfs(cs: Containerd, container_id: str) -> None:
-    await _remove_quietly(cs, container_id)
-    await cs.delete_lease(container_id)
+    """The container's snapshot and its lease, both asked for at once (either order leaves nothing)."""
+    await _together(_remove_quietly(cs, container_id), cs.delete_lease(container_id))
+
+
+async def _together(*steps: Awaitable[object]) -> list[object]:
+    """Independent steps at once; once all have ended, the first one's error, if any, is raised."""
+    outcomes = await asyncio.gather(*steps, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return outcomes
