@@ -5,7 +5,6 @@ after every normal teardown too, so it must succeed when there is nothing left t
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -55,10 +54,17 @@ def read_runtime(bundle: str) -> tuple[str, str]:
         binary = ""
     try:
         with open(os.path.join(bundle, "options.json")) as f:
-            root = json.load(f).get("root", "")
-    except (FileNotFoundError, ValueError):
-        root = ""
-    return binary, root
+            options = f.read()
+    except FileNotFoundError:
+        return binary, ""
+    if '"root"' not in options:  # the usual case, read without loading json (re, enum) for nothing
+        return binary, ""
+    import json
+
+    try:
+        return binary, str(json.loads(options).get("root", ""))
+    except (ValueError, AttributeError):
+        return binary, ""
 
 
 def remove_dead_socket(bundle: str) -> None:
