@@ -4,10 +4,14 @@ container's output until it exits, and its exit status as ours."""
 from __future__ import annotations
 
 import contextlib
+import importlib
+import threading
 
 from corelib.client.cli.command import Cli, CommandSpec, StatusError, with_help
 from corelib.client.cli.container.create import add_create_flags, create_container, prepare
 from corelib.client.cli.flags import FlagSet, Options
+
+ATTACH_MODULE = "corelib.client.cli.container.attach"
 
 
 def flags(fs: FlagSet) -> None:
@@ -62,11 +66,13 @@ def _run_container(cli: Cli, opts: Options, container_config: dict) -> int:
         from corelib.client.cli.container.hijack import escape_keys
 
         escape_keys(detach_keys)
+    attach = config["AttachStdin"] or config["AttachStdout"] or config["AttachStderr"]
+    if attach:  # loaded while the daemon creates the container, which this thread only waits for
+        threading.Thread(target=importlib.import_module, args=(ATTACH_MODULE,), daemon=True).start()
     try:
         container_id = create_container(cli, config, opts)
     except Exception as e:  # noqa: BLE001 - every failure to create is a status-125/126/127 error
         raise to_status_error(e) from None
-    attach = config["AttachStdin"] or config["AttachStdout"] or config["AttachStderr"]
     if not attach:
         cli.out.println(container_id)
         return start_detached(cli, container_id, opts.rm)
