@@ -67,8 +67,9 @@ def report(title: str, times: dict[str, list[tuple]], ours: str, theirs: str) ->
 class Whaled:
     """whaled in private directories (its own whale-containerd), or None when it cannot start."""
 
-    def __init__(self, extra_args: list[str] | None = None) -> None:
+    def __init__(self, extra_args: list[str] | None = None, env: dict[str, str] | None = None) -> None:
         self.extra_args = extra_args or []
+        self.env = env  # whaled's environment (and so its children's); None: this process's
         self.dir = Path(tempfile.mkdtemp(prefix="wb-bench-whd-", dir="/tmp"))
         self.host = f"unix://{self.dir}/whaled.sock"
         self.proc: subprocess.Popen | None = None
@@ -81,7 +82,7 @@ class Whaled:
         self.proc = subprocess.Popen([str(binary), "-H", self.host, "--data-root", str(self.dir / "data"),
                                       "--exec-root", str(self.dir / "exec"), "--pidfile", str(self.dir / "pid"),
                                       *self.extra_args],
-                                     stdout=log, stderr=log, start_new_session=True)
+                                     stdout=log, stderr=log, start_new_session=True, env=self.env)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.proc.poll() is None:
