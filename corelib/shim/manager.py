@@ -137,20 +137,24 @@ def detach(sock: _socket.socket) -> None:
 def retitle(args: list[str]) -> None:
     """The server's command line as `ps` shows it: the command that serves a task on fd 3, as the runc
     shim's re-executed server shows its own (no action), rather than the `start` it was forked from.
-    Written over the original arguments in place (/proc/self/mem), so only when it fits."""
-    with open("/proc/self/stat", "rb") as f:
-        fields = f.read().rsplit(b")", 1)[1].split()
-    arg_start, arg_end = int(fields[45]), int(fields[46])  # fields 48 and 49 of proc(5)
-    with open("/proc/self/cmdline", "rb") as f:
-        interpreter = f.read().split(b"\0", 1)[0]
-    title = b"\0".join([interpreter, *(a.encode() for a in args)]) + b"\0"
-    if len(title) > arg_end - arg_start:
-        return
-    fd = os.open("/proc/self/mem", os.O_WRONLY)
+    Written over the original arguments in place (/proc/self/mem), so only when it fits; cosmetic, so
+    a kernel that refuses it costs nothing but the title."""
     try:
-        os.pwrite(fd, title.ljust(arg_end - arg_start, b"\0"), arg_start)
-    finally:
-        os.close(fd)
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        arg_start, arg_end = int(fields[45]), int(fields[46])  # fields 48 and 49 of proc(5)
+        with open("/proc/self/cmdline", "rb") as f:
+            interpreter = f.read().split(b"\0", 1)[0]
+        title = b"\0".join([interpreter, *(a.encode() for a in args)]) + b"\0"
+        if len(title) > arg_end - arg_start:
+            return
+        fd = os.open("/proc/self/mem", os.O_WRONLY)
+        try:
+            os.pwrite(fd, title.ljust(arg_end - arg_start, b"\0"), arg_start)
+        finally:
+            os.close(fd)
+    except (OSError, ValueError, IndexError):
+        return
 
 
 def apply_start_options(data: bytes, pid: int) -> None:
