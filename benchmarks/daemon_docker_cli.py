@@ -10,6 +10,7 @@ run, interleaved, median of N rounds of `docker run --rm --network none busybox 
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -46,6 +47,19 @@ def main() -> None:
     rounds = int(next((a for a in sys.argv[1:] if a.isdigit()), "20"))
     whale_stack = "--whale-stack" in sys.argv
     work = Path(tempfile.mkdtemp(prefix="wb-bench-", dir="/tmp"))
+    try:
+        times = measure_all(work, rounds, whale_stack)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"{rounds} rounds, interleaved; load average {os.getloadavg()[0]:.2f}")
+    reference = statistics.median(times["docker -> dockerd 20.10"])
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"  {name:42s} median {median * 1000:6.1f} ms  (min {min(values) * 1000:6.1f})  "
+              f"ratio {median / reference:.2f}x")
+
+
+def measure_all(work: Path, rounds: int, whale_stack: bool) -> dict[str, list[float]]:
     archive = work / "busybox.tar"
     write_docker_archive(archive, build_busybox_rootfs(work / "rootfs"), ["busybox:latest"])
     env = {**os.environ, "DOCKER_CONFIG": str(work / "cli")}
@@ -58,16 +72,10 @@ def main() -> None:
             if stack is not None:
                 stack.start()
                 hosts["docker -> whaled -> whale-containerd"] = stack.host
-            times = measure(hosts, rounds, env)
+            return measure(hosts, rounds, env)
         finally:
             if stack is not None:
                 stack.stop()
-    print(f"{rounds} rounds, interleaved; load average {os.getloadavg()[0]:.2f}")
-    reference = statistics.median(times["docker -> dockerd 20.10"])
-    for name, values in times.items():
-        median = statistics.median(values)
-        print(f"  {name:42s} median {median * 1000:6.1f} ms  (min {min(values) * 1000:6.1f})  "
-              f"ratio {median / reference:.2f}x")
 
 
 if __name__ == "__main__":
