@@ -41,13 +41,14 @@ class Collector:
     def add(self, span: Span) -> None:
         if self.metrics is not None:
             self.metrics.observe(span)  # type: ignore[attr-defined]
-        self._pending.append(span)
-        if self._flushing is not None:
-            return
         try:
-            self._flushing = asyncio.get_running_loop().call_later(FLUSH_DELAY, self.flush)
-        except RuntimeError:  # no event loop in this thread: stored now
-            self.flush()
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a thread without the daemon's loop: kept at once
+            self._keep(span)
+            return
+        self._pending.append(span)
+        if self._flushing is None:
+            self._flushing = loop.call_later(FLUSH_DELAY, self.flush)
 
     def flush(self) -> None:
         if self._flushing is not None:
@@ -55,9 +56,12 @@ class Collector:
             self._flushing = None
         pending, self._pending = self._pending, []
         for span in pending:
-            self.store.add(span)
-            if self.exporter is not None:
-                self.exporter.export(span)  # type: ignore[attr-defined]
+            self._keep(span)
+
+    def _keep(self, span: Span) -> None:
+        self.store.add(span)
+        if self.exporter is not None:
+            self.exporter.export(span)  # type: ignore[attr-defined]
 
     def close(self) -> None:
         self.flush()
