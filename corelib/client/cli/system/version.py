@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import platform
+import os
 import sys
 
 from corelib.client.cli.command import Cli, CommandSpec, StatusError
@@ -14,7 +14,7 @@ PLATFORM_NAME = "Whalebone"
 
 
 def arch() -> str:
-    machine = platform.machine()
+    machine = os.uname().machine  # what platform.machine() says, without importing platform
     return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}.get(machine, machine)
 
 
