@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,7 @@ import pytest
 
 from corelib.trace.analysis import build_tree, nesting_violations, unexplained_gaps, walk
 from corelib.trace.span import LAYERS, Span
-from tests.integration.daemon.harness import Whaled
+from tests.integration.daemon.harness import UnixHTTPConnection, Whaled
 from tests.support.env import venv_bin
 
 SKEW_NS = 2_000_000  # clocks read in five processes: CLOCK_REALTIME, one machine
@@ -36,6 +37,38 @@ def created_id(daemon: Whaled, name: str, since: float) -> str:
     assert status == 200
     [event] = [json.loads(line) for line in body.splitlines() if line.strip()]
     return event["id"]
+
+
+class CreatedIds:
+    """The id of every container created while it listens, by name, from the live /events stream (the
+    daemon's replay buffer keeps only the last 256 events, as Docker's does: too few for 100 runs)."""
+
+    def __init__(self, daemon: Whaled):
+        self.ids: dict[str, str] = {}
+        self._conn = UnixHTTPConnection(daemon.socket, timeout=300)
+        query = urllib.parse.urlencode({"filters": json.dumps({"type": ["container"], "event": ["create"]})})
+        self._conn.request("GET", f"/events?{query}")
+        self._response = self._conn.getresponse()
+        assert self._response.status == 200
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        try:
+            for line in self._response:
+                event = json.loads(line)
+                self.ids[event["Actor"]["Attributes"]["name"]] = event["id"]
+        except (OSError, ValueError, AttributeError):
+            pass  # the connection closed under the reader
+
+    def wait_for(self, names: list[str], timeout: float = 30) -> dict[str, str]:
+        deadline = time.monotonic() + timeout
+        while not set(names) <= self.ids.keys() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._conn.sock.shutdown(2)
+        self._conn.close()
+        assert set(names) <= self.ids.keys(), sorted(set(names) - self.ids.keys())
+        return self.ids
 
 
 def trace_of(daemon: Whaled, container_id: str) -> list[Span]:
@@ -72,14 +105,15 @@ def test_run_rm_true_is_one_trace_through_all_five_layers(whale_stack):
 
 
 def test_a_hundred_concurrent_runs_keep_their_traces_apart(whale_stack):
-    since = time.time()
     names = [f"e2e-many-{i}" for i in range(100)]
+    created = CreatedIds(whale_stack)
     with ThreadPoolExecutor(max_workers=10) as pool:
         results = list(pool.map(lambda n: whale(whale_stack, "run", "--rm", "--name", n, "busybox", "true"), names))
     assert all(r.returncode == 0 for r in results), [r.stderr for r in results if r.returncode][:3]
+    ids = created.wait_for(names)
     seen_traces = set()
     for name in names:
-        container_id = created_id(whale_stack, name, since)
+        container_id = ids[name]
         spans = trace_of(whale_stack, container_id)
         traces = {s.trace_id for s in spans}
         assert len(traces) == 1, f"{name}: {len(traces)} traces"
