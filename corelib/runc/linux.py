@@ -2,15 +2,55 @@
 
 Python 3.11 has no unshare/setns/mount/pivot_root/capset; they are thin wrappers over libc (or
 raw syscall numbers where glibc has no wrapper). Failures raise OSError with the errno, so callers
-can tell EPERM from ENOENT exactly as runc does.
+can tell EPERM from ENOENT exactly as runc does. The few C types needed are made from `_ctypes`,
+ctypes' C core: `ctypes` itself (its dozens of types, struct, _endian) is ~3 ms of every create.
 """
 
-from __future__ import annotations
-
-import ctypes
+import _ctypes
 import os
 
-_libc = ctypes.CDLL(None, use_errno=True)
+
+class c_int(_ctypes._SimpleCData):
+    _type_ = "i"
+
+
+class c_uint(_ctypes._SimpleCData):
+    _type_ = "I"
+
+
+class c_ulong(_ctypes._SimpleCData):
+    _type_ = "L"
+
+
+class c_uint64(_ctypes._SimpleCData):
+    _type_ = "Q"
+
+
+class c_char(_ctypes._SimpleCData):
+    _type_ = "c"
+
+
+c_int32, c_uint32, c_size_t = c_int, c_uint, c_ulong
+
+
+class _Function(_ctypes.CFuncPtr):
+    """A libc function as ctypes.CDLL(None, use_errno=True) makes it: C calling convention, int result."""
+
+    _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+    _restype_ = c_int
+
+
+class _Libc:
+    def __init__(self):
+        self._handle = _ctypes.dlopen(None, os.RTLD_LOCAL)
+
+    def __getattr__(self, name: str) -> _Function:
+        func = _Function((name, self))
+        setattr(self, name, func)
+        return func
+
+
+_libc = _Libc()
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
@@ -87,7 +127,7 @@ def _syscall(name: str, *args: object) -> int:
 
 def _check(ret: int, what: str, path: str | None = None) -> int:
     if ret == -1:
-        err = ctypes.get_errno()
+        err = _ctypes.get_errno()
         text = os.strerror(err)
         text = text[:1].lower() + text[1:]  # Go's wording: "operation not permitted"
         raise OSError(err, text, path) if path is not None else OSError(err, f"{what}: {text}")
@@ -99,65 +139,65 @@ def _b(s: str | None) -> bytes | None:
 
 
 def unshare(flags: int) -> None:
-    _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
+    _check(_libc.unshare(c_int(flags)), "unshare")
 
 
 def setns(fd: int, nstype: int = 0) -> None:
-    _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns")
+    _check(_libc.setns(c_int(fd), c_int(nstype)), "setns")
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    ret = _libc.mount(_b(source), _b(target), _b(fstype), ctypes.c_ulong(flags), _b(data or None))
+    ret = _libc.mount(_b(source), _b(target), _b(fstype), c_ulong(flags), _b(data or None))
     _check(ret, "mount", target)
 
 
 def umount2(target: str, flags: int = 0) -> None:
-    _check(_libc.umount2(_b(target), ctypes.c_int(flags)), "umount2", target)
+    _check(_libc.umount2(_b(target), c_int(flags)), "umount2", target)
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
     _check(_syscall("pivot_root", _b(new_root), _b(put_old)), "pivot_root", new_root)
 
 
-class _MountAttr(ctypes.Structure):
-    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
-                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+class _MountAttr(_ctypes.Structure):
+    _fields_ = [("attr_set", c_uint64), ("attr_clr", c_uint64),
+                ("propagation", c_uint64), ("userns_fd", c_uint64)]
 
 
 def mount_setattr(path: str, attr_set: int, attr_clr: int, recursive: bool = True) -> None:
     attr = _MountAttr(attr_set, attr_clr, 0, 0)
     flags = AT_RECURSIVE if recursive else 0
-    ret = _syscall("mount_setattr", ctypes.c_int(-100), _b(path), ctypes.c_uint(flags), ctypes.byref(attr),
-                   ctypes.c_size_t(ctypes.sizeof(attr)))
+    ret = _syscall("mount_setattr", c_int(-100), _b(path), c_uint(flags), _ctypes.byref(attr),
+                   c_size_t(_ctypes.sizeof(attr)))
     _check(ret, "mount_setattr", path)
 
 
 def sethostname(name: str) -> None:
     raw = name.encode()
-    _check(_libc.sethostname(raw, ctypes.c_size_t(len(raw))), "sethostname")
+    _check(_libc.sethostname(raw, c_size_t(len(raw))), "sethostname")
 
 
 def setdomainname(name: str) -> None:
     raw = name.encode()
-    _check(_libc.setdomainname(raw, ctypes.c_size_t(len(raw))), "setdomainname")
+    _check(_libc.setdomainname(raw, c_size_t(len(raw))), "setdomainname")
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
-    args = (ctypes.c_ulong(a) for a in (arg2, arg3, arg4, arg5))
-    return _check(_libc.prctl(ctypes.c_int(option), *args), "prctl")
+    args = (c_ulong(a) for a in (arg2, arg3, arg4, arg5))
+    return _check(_libc.prctl(c_int(option), *args), "prctl")
 
 
 def set_name(name: str) -> None:
     """The process's comm (what `ps -o comm` and /proc/PID/status show), like runc's `runc:[2:INIT]`."""
-    _libc.prctl(ctypes.c_int(PR_SET_NAME), ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
+    _libc.prctl(c_int(PR_SET_NAME), name.encode()[:15], 0, 0, 0)
 
 
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class _CapHeader(_ctypes.Structure):
+    _fields_ = [("version", c_uint32), ("pid", c_int)]
 
 
-class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+class _CapData(_ctypes.Structure):
+    _fields_ = [("effective", c_uint32), ("permitted", c_uint32), ("inheritable", c_uint32)]
 
 
 _CAP_VERSION_3 = 0x20080522
@@ -167,7 +207,7 @@ def capget(pid: int = 0) -> tuple[int, int, int]:
     """(effective, permitted, inheritable) as 64-bit masks."""
     header = _CapHeader(_CAP_VERSION_3, pid)
     data = (_CapData * 2)()
-    _check(_libc.capget(ctypes.byref(header), data), "capget")
+    _check(_libc.capget(_ctypes.byref(header), data), "capget")
     return tuple(data[0].__getattribute__(f) | (data[1].__getattribute__(f) << 32)
                  for f in ("effective", "permitted", "inheritable"))
 
@@ -180,16 +220,16 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
         data[i].effective = (effective >> shift) & 0xFFFFFFFF
         data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
         data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
-    _check(_libc.capset(ctypes.byref(header), data), "capset")
+    _check(_libc.capset(_ctypes.byref(header), data), "capset")
 
 
-class _Rlimit(ctypes.Structure):
-    _fields_ = [("cur", ctypes.c_uint64), ("max", ctypes.c_uint64)]
+class _Rlimit(_ctypes.Structure):
+    _fields_ = [("cur", c_uint64), ("max", c_uint64)]
 
 
 def prlimit(pid: int, resource: int, soft: int, hard: int) -> None:
     new = _Rlimit(soft & 0xFFFFFFFFFFFFFFFF, hard & 0xFFFFFFFFFFFFFFFF)
-    _check(_libc.prlimit(ctypes.c_int(pid), ctypes.c_int(resource), ctypes.byref(new), None), "prlimit")
+    _check(_libc.prlimit(c_int(pid), c_int(resource), _ctypes.byref(new), None), "prlimit")
 
 
 KEYCTL_JOIN_SESSION_KEYRING = 1
@@ -198,37 +238,39 @@ KEYCTL_DESCRIBE = 6
 
 
 def join_session_keyring(name: str) -> int:
-    return _check(_syscall("keyctl", ctypes.c_int(KEYCTL_JOIN_SESSION_KEYRING), ctypes.c_char_p(name.encode())),
+    return _check(_syscall("keyctl", c_int(KEYCTL_JOIN_SESSION_KEYRING), name.encode()),
                   "keyctl(join session keyring)")
 
 
 def keyring_describe(key_id: int) -> str:
-    buf = ctypes.create_string_buffer(512)
-    n = _check(_syscall("keyctl", ctypes.c_int(KEYCTL_DESCRIBE), ctypes.c_int32(key_id), buf, ctypes.c_size_t(512)),
+    buf = (c_char * 512)()
+    n = _check(_syscall("keyctl", c_int(KEYCTL_DESCRIBE), c_int32(key_id), buf, c_size_t(512)),
                "keyctl(describe)")
     return buf.raw[:max(n - 1, 0)].decode()
 
 
 def keyring_setperm(key_id: int, perm: int) -> None:
-    _check(_syscall("keyctl", ctypes.c_int(KEYCTL_SETPERM), ctypes.c_int32(key_id), ctypes.c_uint32(perm)),
+    _check(_syscall("keyctl", c_int(KEYCTL_SETPERM), c_int32(key_id), c_uint32(perm)),
            "keyctl(setperm)")
 
 
 def bpf(cmd: int, attr: bytes) -> int:
-    buf = ctypes.create_string_buffer(attr, len(attr))
-    return _check(_syscall("bpf", ctypes.c_int(cmd), buf, ctypes.c_uint(len(attr))), "bpf")
+    buf = string_buffer(attr)
+    return _check(_syscall("bpf", c_int(cmd), buf, c_uint(len(attr))), "bpf")
 
 
 def faccessat_eaccess_x(path: str) -> None:
     """access(path, X_OK) judged with the effective ids, as Go's unix.Eaccess does."""
     at_fdcwd, at_eaccess, x_ok = -100, 0x200, 1
-    _check(_libc.faccessat(ctypes.c_int(at_fdcwd), _b(path), ctypes.c_int(x_ok), ctypes.c_int(at_eaccess)),
+    _check(_libc.faccessat(c_int(at_fdcwd), _b(path), c_int(x_ok), c_int(at_eaccess)),
            "faccessat", path)
 
 
 def address_of(buf: object) -> int:
-    return ctypes.addressof(buf)
+    return _ctypes.addressof(buf)
 
 
 def string_buffer(data: bytes) -> object:
-    return ctypes.create_string_buffer(data, len(data))
+    buf = (c_char * len(data))()
+    buf.raw = data
+    return buf

@@ -32,3 +32,13 @@ def test_short_commands_stay_lean(args, tmp_path):
     foreign = {m for m in modules if m.split(".")[0] not in sys.stdlib_module_names and m.split(".")[0] != "corelib"}
     assert foreign == set()
     assert {m for m in modules if m.startswith("corelib.") and not m.startswith("corelib.runc")} == set()
+
+
+def test_cgroup_migration_warm_up_leaves_the_process_where_it_was():
+    """create's warm-up moves whale-runc into the cgroup it is already in (the kernel's grace period is then
+    waited out early, beside the command's own work): it must not move it anywhere else."""
+    script = ("import time, corelib.runc.cgroups as c; before = open('/proc/self/cgroup').read();"
+              " c.warm_up_migrations(); time.sleep(0.3); assert open('/proc/self/cgroup').read() == before")
+    result = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr

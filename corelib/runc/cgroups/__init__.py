@@ -90,6 +90,45 @@ def frozen(saved: dict) -> bool:
         return False
 
 
+def warm_up_migrations() -> None:
+    """The first cgroup migration after a quiet spell waits out an RCU grace period (the kernel's
+    cgroup_threadgroup_rwsem taken for writing, under cgroup_mutex): 5-30 ms. Those that follow within a
+    grace period do not wait. So a thread moves this process into the cgroup it is already in (no
+    change) while the command goes on, and the container's init, moved later, is moved at once."""
+    for path in _own_procs_files():
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        import _thread
+
+        _thread.start_new_thread(_join_own_cgroup, (fd,))
+        return
+
+
+def _own_procs_files():
+    try:
+        with open("/proc/self/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        mounts = (UNIFIED_ROOT, f"{UNIFIED_ROOT}/unified") if not controllers else (
+            f"{UNIFIED_ROOT}/{controllers.removeprefix('name=')}",)
+        for mount in mounts:
+            yield f"{mount}{path.rstrip('/')}/cgroup.procs"
+
+
+def _join_own_cgroup(fd: int) -> None:
+    try:
+        os.write(fd, b"0")  # 0: the writer itself
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def own_cgroup_paths() -> dict[str, str]:
     """/proc/self/cgroup as {controller: path}; the v2 entry's key is ""."""
     paths = {}

@@ -25,6 +25,9 @@ def options(opts: dict, detach: bool = True):
 
 
 def run(ctx, opts: dict, args: list[str]) -> int:
+    from corelib.runc.cgroups import warm_up_migrations
+
+    warm_up_migrations()
     from corelib.runc.launch import create_container
 
     try:

@@ -97,5 +97,8 @@ def execute(ctx, opts: dict, args: list[str]) -> int:
         raise RuncError("cannot allocate tty if runc will detach without setting console socket")
     if opts["console-socket"] and not process.get("terminal"):
         raise RuncError("cannot use console socket if runc will not detach or allocate tty")
+    from corelib.runc.cgroups import warm_up_migrations
+
+    warm_up_migrations()
     return exec_process(ctx, container, process, opts["console-socket"], opts["detach"], opts["pid-file"],
                         opts["preserve-fds"])

@@ -11,6 +11,9 @@ FLAGS = (*CREATE_FLAGS, Flag("detach, d", bool, False, "detach from the containe
 
 
 def run(ctx, opts: dict, args: list[str]) -> int:
+    from corelib.runc.cgroups import warm_up_migrations
+
+    warm_up_migrations()
     from corelib.runc import linux
     from corelib.runc.commands.start import start
     from corelib.runc.launch import create_container
