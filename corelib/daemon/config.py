@@ -8,13 +8,16 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from corelib.daemon.rootless import running_in_user_ns
+
 RUNC_SHIM = "io.containerd.runc.v2"
 WHALE_SHIM = "io.containerd.whale.v2"
 
 
 def default_places() -> tuple[str, str, str]:
-    """(data root, exec root, API socket): /var/lib/whalebone, /run/whalebone as root; XDG dirs rootless."""
-    if os.geteuid() == 0:
+    """(data root, exec root, API socket): /var/lib/whalebone, /run/whalebone as root; XDG dirs rootless
+    (not root, or root of a user namespace, as dockerd under rootlesskit)."""
+    if os.geteuid() == 0 and not running_in_user_ns():
         return "/var/lib/whalebone", "/run/whalebone", "unix:///run/whalebone/whaled.sock"
     data = os.environ.get("XDG_DATA_HOME", os.path.expanduser("~/.local/share"))
     run = os.environ.get("XDG_RUNTIME_DIR", f"/tmp/whalebone-{os.getuid()}")
@@ -54,6 +57,7 @@ class Config:
     metrics_addr: str = ""  # host:port of the Prometheus endpoint; empty: none
     otlp_endpoint: str = ""  # an OpenTelemetry collector's OTLP/HTTP address; empty: no export
     tracing: bool = True
+    rootless: bool = False  # in a user namespace: specs adapted (corelib.daemon.rootless)
 
     def __post_init__(self) -> None:
         data, run, sock = default_places()
@@ -68,6 +72,7 @@ class Config:
         if not self.default_runtime:
             self.default_runtime = "runc" if self.containerd else "whale-runc"
         self.init_path = self.init_path or shutil.which("docker-init") or shutil.which("tini-static") or ""
+        self.rootless = self.rootless or running_in_user_ns()
 
     @property
     def containerd_address(self) -> str:

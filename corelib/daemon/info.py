@@ -157,7 +157,8 @@ class InfoMixin:
             "InitBinary": "docker-init" if self.config.init_path else "",
             "ContainerdCommit": {"ID": versions["containerd"][1], "Expected": versions["containerd"][1]},
             "RuncCommit": {"ID": versions["runtime"][1], "Expected": versions["runtime"][1]},
-            "InitCommit": {"ID": "", "Expected": ""}, "SecurityOptions": ["name=seccomp,profile=default"],
+            "InitCommit": {"ID": "", "Expected": ""},
+            "SecurityOptions": ["name=seccomp,profile=default", *(["name=rootless"] if self.config.rootless else [])],
             "Warnings": ["WARNING: " + BRIDGE_WARNING],
         }
 

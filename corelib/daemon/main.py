@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from corelib.daemon.config import Config, Runtime
+from corelib.daemon.rootless import ROOTLESS_WARNING
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR,
           "fatal": logging.CRITICAL}
@@ -129,6 +130,8 @@ async def run(config: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if config.rootless:
+        log.warning(ROOTLESS_WARNING)
     supervisor = None
     if config.managed_containerd:
         supervisor = ContainerdSupervisor(config.data_root, config.exec_root, "debug" if config.log_level == "debug"

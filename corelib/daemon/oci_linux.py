@@ -12,6 +12,7 @@ from corelib import errdefs
 from corelib.daemon.container.container import Container
 from corelib.daemon.mounts import MountPoint, tmpfs_points
 from corelib.daemon.network import is_private, network_mode
+from corelib.daemon.rootless import to_rootless_here
 from corelib.oci import caps as oci_caps
 from corelib.oci import seccomp as oci_seccomp
 from corelib.oci.defaults import default_linux_spec
@@ -140,6 +141,8 @@ class OCIMixin:
                 s["linux"]["maskedPaths"] = list(host["MaskedPaths"])
             if host.get("ReadonlyPaths") is not None:
                 s["linux"]["readonlyPaths"] = list(host["ReadonlyPaths"])
+        if self.config.rootless:
+            to_rootless_here(s)
         return s
 
     def _with_common_options(self, container: Container, s: dict) -> None:

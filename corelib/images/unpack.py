@@ -10,6 +10,9 @@
   directory in the lower layers.
 - overlayfs's own xattrs (`trusted.overlay.*`) in the tar are ignored: only whiteouts make them.
 - The uncompressed stream is digested as it is read: the result is the layer's diff ID.
+- In a user namespace (rootless) as containerd does there: device nodes are skipped (mknod is
+  denied), and an owner the namespace does not map is left as the unpacking user (lchown's EINVAL
+  or EPERM ignored).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
 ALLOWED_DEVICE_MAJORS = (1, 5)  # mem (null, zero, full, random, urandom) and tty (tty, console, ptmx)
 COPY_CHUNK = 1 << 20
 _MAX_SYMLINKS = 255
+IDENTITY_MAP = ["0", "0", "4294967295"]
+UNMAPPED_OWNER = (22, 1)  # EINVAL (an id the namespace does not map), EPERM
 
 
 class UnsafeLayer(InvalidArgument):
@@ -99,6 +104,7 @@ class _Applier:
         self.parents = parents
         self.unpacked: set[str] = set()
         self.dirs: list[tuple[str, tarfile.TarInfo]] = []
+        self.in_userns = running_in_user_ns()
 
     def run(self, reader: _DigestingReader) -> None:
         try:
@@ -155,6 +161,8 @@ class _Applier:
         elif member.islnk():
             os.link(self.link_target(member), path, follow_symlinks=False)
             return  # the same inode as its target: its attributes are the target's
+        elif (member.ischr() or member.isblk()) and self.in_userns:
+            return  # containerd: "cannot create a device if running in user namespace"
         elif member.ischr() or member.isblk():
             mode = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
             os.mknod(path, mode | 0o600, os.makedev(member.devmajor, member.devminor))
@@ -174,7 +182,7 @@ class _Applier:
         return target
 
     def set_attributes(self, member: tarfile.TarInfo, path: str) -> None:
-        os.lchown(path, member.uid, member.gid)
+        self.lchown(path, member.uid, member.gid)
         for key, value in member.pax_headers.items():
             if key.startswith("SCHILY.xattr.") and not key.startswith("SCHILY.xattr.trusted.overlay."):
                 _set_xattr(path, key[len("SCHILY.xattr."):], value.encode("utf-8", "surrogateescape"))
@@ -184,6 +192,13 @@ class _Applier:
                 os.utime(path, (member.mtime, member.mtime))
         else:
             os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
+
+    def lchown(self, path: str, uid: int, gid: int) -> None:
+        try:
+            os.lchown(path, uid, gid)
+        except OSError as e:
+            if not (self.in_userns and e.errno in UNMAPPED_OWNER):
+                raise
 
     def make_parents(self, parent_path: str) -> None:
         """Create missing directories between the root and `parent_path`, like the lower layers' ones."""
@@ -196,7 +211,7 @@ class _Applier:
             os.mkdir(path, 0o755)
             lower = self.lower_stat(os.path.relpath(path, self.root))
             if lower is not None:
-                os.chown(path, lower.st_uid, lower.st_gid)
+                self.lchown(path, lower.st_uid, lower.st_gid)
                 os.chmod(path, stat.S_IMODE(lower.st_mode))
                 os.utime(path, ns=(lower.st_atime_ns, lower.st_mtime_ns))
 
@@ -222,6 +237,15 @@ class _Applier:
             child = os.path.join(dir_path, entry)
             if not any(p == child or p.startswith(child + "/") for p in self.unpacked):
                 _remove(child)
+
+
+def running_in_user_ns() -> bool:
+    """The uid map is not the initial namespace's identity map (runc's userns.RunningInUserNS)."""
+    try:
+        with open("/proc/self/uid_map") as f:
+            return f.read().split() != IDENTITY_MAP
+    except OSError:
+        return False
 
 
 def _safe_name(name: str) -> str | None:

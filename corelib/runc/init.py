@@ -14,6 +14,7 @@ import time
 from corelib.runc import capabilities, linux, rootfs
 from corelib.runc.errors import RuncError, ignored, strerror
 from corelib.runc.process import Channel, ProcessConfig
+from corelib.runc.userns import running_in_user_ns
 
 
 def preload(cfg: ProcessConfig) -> object:
@@ -232,21 +233,13 @@ def prepare_rootfs(cfg: ProcessConfig, in_cgroups: CgroupsApplied) -> None:
             raise RuncError(f'error mounting "{m.source}" to rootfs at "{m.destination}": {describe(e)}') from None
     if not any(m.type == "bind" and os.path.normpath(m.destination) == "/dev" for m in cfg.mounts):
         try:
-            rootfs.create_devices(cfg.rootfs, cfg.devices, bind=ctx.in_userns or in_user_namespace())
+            rootfs.create_devices(cfg.rootfs, cfg.devices, bind=ctx.in_userns or running_in_user_ns())
         except OSError as e:
             from corelib.runc.errors import describe
 
             raise RuncError(f"error creating device nodes: {describe(e)}") from None
         rootfs.setup_ptmx(cfg.rootfs)
         rootfs.setup_dev_symlinks(cfg.rootfs)
-
-
-def in_user_namespace() -> bool:
-    try:
-        with open("/proc/self/uid_map") as f:
-            return f.read().split() != ["0", "0", "4294967295"]
-    except OSError:
-        return False
 
 
 def enter_rootfs(cfg: ProcessConfig, has_mountns: bool) -> None:

@@ -122,7 +122,7 @@ _made = itertools.count()
 class SpecMaker(NetworkMixin, OCIMixin):
     def __init__(self, others: dict[str, Container] | None = None):
         self.config = types.SimpleNamespace(init_path="/usr/bin/docker-init", cgroup_parent="/wbtest",
-                                            default_shm_size=64 << 20)
+                                            default_shm_size=64 << 20, rootless=False)
         self.others = others or {}
 
     def GetContainer(self, name: str) -> Container:
