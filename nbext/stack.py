@@ -4,7 +4,12 @@ one for the kernel's lifetime when no daemon answers; `make lab` starts one for 
 last notebook starts one per combination of real and Whalebone layers to compare them.
 
 The daemons are told to die with the process that started them (PR_SET_PDEATHSIG), so a kernel that
-is killed leaves no stack behind; `stop()` also removes the containers, mounts and files."""
+is killed leaves no stack behind; `stop()` also removes the containers, mounts and files.
+
+Not as root, whaled + whale-containerd run rootless, as dockerd does under rootlesskit: whaled (which
+starts and supervises its whale-containerd) in a user namespace of its own with private mount and PID
+namespaces (nbext.rootlesskit); where user namespaces are forbidden, StackUnavailable says why and
+what to do (nbext.rootless)."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,8 +43,6 @@ class StackUnavailable(RuntimeError):
 
 
 def find_binary(name: str) -> str | None:
-    import sys
-
     beside_python = Path(sys.executable).parent / name  # our console scripts, in the venv
     if beside_python.exists():
         return str(beside_python)
@@ -46,16 +50,17 @@ def find_binary(name: str) -> str | None:
                                        if os.access(p, os.X_OK)), None)
 
 
-def check_host() -> None:
-    """Containers need root here (namespaces, mounts, cgroups); say so plainly, with what to do."""
-    if os.geteuid() == 0:
-        return
-    raise StackUnavailable(
-        "nbext cannot start a container stack: it needs root (namespaces, mounts and cgroups are real), "
-        "and running rootless, in a user namespace, is not supported yet.\n"
-        "What to do: run JupyterLab as root (`sudo make lab`), or point WHALE_HOST at a daemon that runs "
-        "(e.g. WHALE_HOST=unix:///run/whalebone/whaled.sock, or a Docker daemon's socket).\n"
-        "Without a daemon, the DataFrame and analysis parts of the notebooks still work on saved spans.")
+def rootless() -> bool:
+    return os.geteuid() != 0
+
+
+def check_rootless(state_dir: str) -> None:
+    """Not root: the stack runs in a user namespace; when none can be made here, say why and what to do."""
+    from nbext.rootless import probe, unavailable_message, userns_blockers
+
+    error = probe(state_dir)
+    if error is not None:
+        raise StackUnavailable(unavailable_message(error, userns_blockers()))
 
 
 class EmbeddedStack:
@@ -65,6 +70,7 @@ class EmbeddedStack:
         self.daemon, self.containerd = daemon, containerd
         self.dir: Path | None = None
         self.procs: list[subprocess.Popen] = []
+        self.rootless = rootless()
 
     @property
     def name(self) -> str:
@@ -76,6 +82,8 @@ class EmbeddedStack:
 
     @property
     def containerd_address(self) -> str:
+        if self.rootless:  # whaled's own whale-containerd (its libcontainerd supervisor's place)
+            return f"{self.dir}/exec/containerd/containerd.sock"
         return f"{self.dir}/containerd.sock"
 
     def sources(self) -> list:
@@ -86,28 +94,34 @@ class EmbeddedStack:
 
     def available(self) -> str | None:
         """Why this stack cannot run here, or None."""
+        if self.rootless and (self.daemon, self.containerd) != DAEMONS[:1] + CONTAINERDS[:1]:
+            return ("not root: only whaled + whale-containerd run rootless here; run as root (`sudo make lab`) "
+                    "for the real dockerd or containerd")
         missing = [b for b in (self.daemon, self.containerd) if find_binary(b) is None]
         return f"not installed: {', '.join(missing)}" if missing else None
 
     def start(self, timeout: float = 60.0) -> EmbeddedStack:
-        check_host()
         reason = self.available()
         if reason:
             raise StackUnavailable(f"cannot start {self.name}: {reason}")
         self.dir = Path(tempfile.mkdtemp(prefix="wb-nb-", dir="/tmp"))  # short: socket paths < 108 bytes
         try:
-            self._start_containerd(timeout)
-            self._start_daemon(timeout)
+            if self.rootless:
+                check_rootless(str(self.dir))
+                self._start_rootless(timeout)
+            else:
+                self._start_containerd(timeout)
+                self._start_daemon(timeout)
             ensure_busybox(self.host)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _spawn(self, argv: list[str], log_name: str) -> subprocess.Popen:
+    def _spawn(self, argv: list[str], log_name: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         with open(self.dir / log_name, "ab") as log:
             proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                    preexec_fn=die_with_parent, cwd=self.dir)
+                                    preexec_fn=die_with_parent, cwd=self.dir, env=env)
         self.procs.append(proc)
         return proc
 
@@ -127,6 +141,17 @@ class EmbeddedStack:
             (self.dir / "daemon.json").write_text("{}")
             argv += ["--config-file", str(self.dir / "daemon.json"), *DOCKERD_FLAGS]
         proc = self._spawn(argv, "daemon.log")
+        self._wait(proc, "daemon.log", lambda: _pings(self.host), timeout)
+
+    def _start_rootless(self, timeout: float) -> None:
+        """whaled, starting its own whale-containerd, under nbext.rootlesskit (as dockerd-rootless.sh
+        runs dockerd under rootlesskit with /run copied up)."""
+        from nbext.rootless import launcher_env
+
+        argv = [sys.executable, "-m", "nbext.rootlesskit", "--state-dir", str(self.dir), "--copy-up", "/run", "--",
+                find_binary(self.daemon), "-H", self.host, "--data-root", str(self.dir / "data"),
+                "--exec-root", str(self.dir / "exec"), "--pidfile", str(self.dir / "daemon.pid")]
+        proc = self._spawn(argv, "daemon.log", env=launcher_env())
         self._wait(proc, "daemon.log", lambda: _pings(self.host), timeout)
 
     def _wait(self, proc: subprocess.Popen, log_name: str, ready: object, timeout: float) -> None:
@@ -156,7 +181,7 @@ class EmbeddedStack:
             _terminate(proc)
         _kill_marked(str(self.dir))  # shims and containers outliving their daemons
         _unmount_under(str(self.dir))
-        shutil.rmtree(self.dir, ignore_errors=True)
+        remove_tree(self.dir)
         self.procs.clear()
         self.dir = None
 
@@ -165,6 +190,21 @@ class EmbeddedStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def remove_tree(path: Path) -> None:
+    """rmtree that also removes what it may not enter at first: not root, the owner must make an
+    overlay's mode-000 work directory readable before emptying it."""
+    def allow_and_retry(_function: object, failed: str, _exc: object) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(failed), 0o700)
+            if os.path.isdir(failed) and not os.path.islink(failed):
+                os.chmod(failed, 0o700)
+                shutil.rmtree(failed, onerror=allow_and_retry)
+            else:
+                os.unlink(failed)
+
+    shutil.rmtree(path, onerror=allow_and_retry)
 
 
 def ensure_busybox(host: str) -> None:
