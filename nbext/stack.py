@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -48,6 +49,14 @@ def find_binary(name: str) -> str | None:
         return str(beside_python)
     return shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}")
                                        if os.access(p, os.X_OK)), None)
+
+
+def whale_runtime() -> dict:
+    """daemon.json's runtime for our shim and whale-runc under it: a daemon given an existing containerd
+    defaults to containerd's runc shim, as dockerd does."""
+    options = {"BinaryName": find_binary("whale-runc") or "whale-runc"}
+    return {"runtimes": {"whale": {"runtimeType": "io.containerd.whale.v2", "options": options}},
+            "default-runtime": "whale"}
 
 
 def rootless() -> bool:
@@ -140,6 +149,9 @@ class EmbeddedStack:
         if self.daemon == "dockerd":
             (self.dir / "daemon.json").write_text("{}")
             argv += ["--config-file", str(self.dir / "daemon.json"), *DOCKERD_FLAGS]
+        elif self.containerd == "whale-containerd":  # ours all the way down: our shim, and whale-runc under it
+            (self.dir / "daemon.json").write_text(json.dumps(whale_runtime()))
+            argv += ["--config-file", str(self.dir / "daemon.json")]
         proc = self._spawn(argv, "daemon.log")
         self._wait(proc, "daemon.log", lambda: _pings(self.host), timeout)
 

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from corelib.daemon import daemon_json
 from corelib.daemon.config import Config, Runtime
 from corelib.daemon.rootless import ROOTLESS_WARNING
 
@@ -58,8 +59,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--otlp-endpoint", default=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
                         help="Export lifecycle spans to this OpenTelemetry collector (OTLP over HTTP)")
     parser.add_argument("--no-tracing", action="store_true", help="Record no lifecycle spans")
+    parser.add_argument("--config-file", default=daemon_json.DEFAULT_PATH, help="Daemon configuration file")
     parser.add_argument("-v", "--version", action="store_true", help="Print version information and quit")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.runtimes = {}
+    explicit = any(a == "--config-file" or a.startswith("--config-file=") for a in argv)
+    try:
+        daemon_json.merge(args, argv, args.config_file, daemon_json.load(args.config_file, explicit))
+    except daemon_json.ConfigFileError as e:
+        raise SystemExit(f"whaled: {e}") from None
+    return args
 
 
 def make_config(args: argparse.Namespace) -> Config:
@@ -74,6 +83,12 @@ def make_config(args: argparse.Namespace) -> Config:
         if not eq or not name or not path:
             raise SystemExit(f"whaled: invalid runtime {spec!r}: expected NAME=PATH")
         config.runtimes[name] = Runtime(path, shim)
+    try:
+        configured = daemon_json.runtimes(args.runtimes)
+    except daemon_json.ConfigFileError as e:
+        raise SystemExit(f"whaled: {e}") from None
+    for name, (path, runtime_type) in configured.items():
+        config.runtimes[name] = Runtime(path, runtime_type or shim)
     if config.default_runtime not in config.runtimes:
         raise SystemExit(f"whaled: default runtime {config.default_runtime!r} is not a known runtime")
     return config

@@ -55,3 +55,25 @@ def test_stacks_of_real_and_whalebone_layers(daemon, containerd):
 def test_an_unknown_stack_is_refused_before_anything_starts():
     with pytest.raises(ValueError, match="unknown stack podman/containerd"):
         EmbeddedStack("podman", "containerd")
+
+
+def test_whaled_on_whale_containerd_is_ours_all_the_way_down():
+    """The embedded whaled + whale-containerd runs containers under our shim and whale-runc (a daemon
+    given an existing containerd would otherwise default to containerd's runc shim, as dockerd does)."""
+    require_root()
+    from corelib.client.api import APIClient
+
+    with EmbeddedStack() as stack:
+        client = APIClient(stack.host)
+        try:
+            assert client.info()["DefaultRuntime"] == "whale"
+            out = stack.dir / "out"
+            with open(out, "w") as stdout:
+                assert run(["-H", stack.host, "run", "-d", "--name", "nb-ours", "--network", "none", "busybox",
+                            "sleep", "30"], stdout=stdout) == 0
+            pid = client.inspect_container("nb-ours")["State"]["Pid"]
+            shim = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            # our shim, its server retitled: python3 -m corelib.shim.main ...
+            assert "corelib.shim" in Path(f"/proc/{shim}/cmdline").read_bytes().decode(errors="replace")
+        finally:
+            client.close()
