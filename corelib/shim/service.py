@@ -246,6 +246,8 @@ class TaskService:
         with self._lock:
             if self.containers:
                 return
+        if self._tracer is not None:
+            self._tracer.flush_later()
         self.shutdown()
 
     # -- exits -------------------------------------------------------------------------------------

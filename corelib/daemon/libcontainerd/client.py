@@ -30,7 +30,7 @@ from corelib.api.containerd.types.task import task_pb2
 from corelib.daemon.tracing import tracer
 from corelib.trace.context import TRACEPARENT
 from corelib.trace.events import TOPIC as SPANS_TOPIC
-from corelib.trace.events import span_from_any
+from corelib.trace.events import spans_from_any
 from corelib.trace.span import Span, current_context
 
 log = logging.getLogger("whaled.libcontainerd")
@@ -265,9 +265,9 @@ class Client:
 
     async def _dispatch(self, envelope: events_pb2.Envelope, handler: EventHandler) -> None:
         if envelope.topic == SPANS_TOPIC:
-            span = span_from_any(envelope.event)
-            if span is not None and self.on_span is not None:
-                self.on_span(span)
+            if self.on_span is not None:
+                for span in spans_from_any(envelope.event):
+                    self.on_span(span)
             return
         known = _TOPICS.get(envelope.topic)
         if known is None or envelope.namespace != self.namespace:

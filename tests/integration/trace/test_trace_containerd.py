@@ -18,7 +18,7 @@ from corelib.api.containerd.services.tasks.v1 import tasks_pb2 as tpb
 from corelib.api.containerd.services.tasks.v1 import tasks_pb2_grpc
 from corelib.trace.analysis import nesting_violations
 from corelib.trace.context import TraceContext
-from corelib.trace.events import TOPIC, span_from_any
+from corelib.trace.events import TOPIC, spans_from_any
 from tests.integration.containerd.harness import WhaleContainerd, wait_for
 from tests.support.env import require_binary
 
@@ -49,9 +49,7 @@ class Spans:
     def _read(self):
         try:
             for envelope in self.call:
-                span = span_from_any(envelope.event)
-                if span is not None:
-                    self.spans.append((envelope.namespace, span))
+                self.spans.extend((envelope.namespace, span) for span in spans_from_any(envelope.event))
         except Exception:  # noqa: BLE001 - the stream ends when the test cancels it
             pass
 

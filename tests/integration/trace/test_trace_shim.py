@@ -13,7 +13,7 @@ import pytest
 from corelib.api.containerd.runtime.v2.task import shim_pb2
 from corelib.trace.analysis import nesting_violations
 from corelib.trace.context import TraceContext
-from corelib.trace.events import TOPIC, span_from_any
+from corelib.trace.events import TOPIC, spans_from_any
 from tests.integration.shim.conftest import TASK, Shim, runtimes, wait_until
 from tests.support.env import require_root
 
@@ -44,7 +44,7 @@ def traced_call(shim: Shim, method: str, request, context: TraceContext | None):
 
 
 def spans_of(shim: Shim):
-    return [span_from_any(e.event) for e in shim.events.envelopes if e.topic == TOPIC]
+    return [s for e in shim.events.envelopes if e.topic == TOPIC for s in spans_from_any(e.event)]
 
 
 def test_create_start_and_exit_spans_nest_in_the_callers_trace(shim):

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)corelib/api/whalebone/trace/v1/span.proto\x12\x12whalebone.trace.v1\"\xb9\x01\n\x04Span\x12\x10\n\x08trace_id\x18\x01 \x01(\t\x12\x0f\n\x07span_id\x18\x02 \x01(\t\x12\x11\n\tparent_id\x18\x03 \x01(\t\x12\r\n\x05layer\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x10\n\x08start_ns\x18\x06 \x01(\x03\x12\x0e\n\x06\x65nd_ns\x18\x07 \x01(\x03\x12\x17\n\x0f\x61ttributes_json\x18\x08 \x01(\t\x12\x0e\n\x06status\x18\t \x01(\t\x12\x13\n\x0bmeasured_by\x18\n \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)corelib/api/whalebone/trace/v1/span.proto\x12\x12whalebone.trace.v1\"\xb9\x01\n\x04Span\x12\x10\n\x08trace_id\x18\x01 \x01(\t\x12\x0f\n\x07span_id\x18\x02 \x01(\t\x12\x11\n\tparent_id\x18\x03 \x01(\t\x12\r\n\x05layer\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x10\n\x08start_ns\x18\x06 \x01(\x03\x12\x0e\n\x06\x65nd_ns\x18\x07 \x01(\x03\x12\x17\n\x0f\x61ttributes_json\x18\x08 \x01(\t\x12\x0e\n\x06status\x18\t \x01(\t\x12\x13\n\x0bmeasured_by\x18\n \x01(\t\"0\n\x05Spans\x12\'\n\x05spans\x18\x01 \x03(\x0b\x32\x18.whalebone.trace.v1.Spanb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,4 +33,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SPAN']._serialized_start=66
   _globals['_SPAN']._serialized_end=251
+  _globals['_SPANS']._serialized_start=253
+  _globals['_SPANS']._serialized_end=301
 # @@protoc_insertion_point(module_scope)
