@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from google.protobuf import symbol_database
 from google.protobuf.any_pb2 import Any as AnyProto
@@ -30,6 +31,7 @@ log = logging.getLogger("whale-containerd.events")
 class Exchange:
     def __init__(self) -> None:
         self._subscribers: list[tuple[filters.Filter, asyncio.Queue[Envelope]]] = []
+        self.before_forward: Callable[[Envelope], None] | None = None  # tracing: publish its spans first
 
     def publish(self, namespace: str, topic: str, event: Message) -> Envelope:
         """Publish `event` (a message, or an Any already packed) on `topic` in `namespace`."""
@@ -48,6 +50,8 @@ class Exchange:
         validate_topic(envelope.topic)
         if not envelope.HasField("timestamp") or (envelope.timestamp.seconds == 0 and envelope.timestamp.nanos == 0):
             raise InvalidArgument("timestamp must be set on forwarded event: invalid argument")
+        if self.before_forward is not None:
+            self.before_forward(envelope)
         self._broadcast(envelope)
 
     def _broadcast(self, envelope: Envelope) -> None:
