@@ -27,26 +27,37 @@ class SpanStore:
         self._container_of_trace: dict[str, str] = {}
 
     def add(self, span: Span) -> None:
-        container = span.attributes.get("container_id") or self._container_of_trace.get(span.trace_id)
-        with self._lock:
-            if container:
-                self._own(span.trace_id, container)
-                self._append(container, [span])
-            else:
-                self._unowned.append(span)
-            subscribers = list(self._subscribers)
-        for notify in subscribers:
-            notify(span)
+        self.add_all([span])
 
-    def _own(self, trace_id: str, container: str) -> None:
-        """From now on the trace belongs to `container`: its earlier spans move to the container's file."""
+    def add_all(self, spans: Iterable[Span]) -> None:
+        """Keep `spans`, with one write per container they belong to."""
+        spans = list(spans)
+        by_container: dict[str, list[Span]] = {}
+        with self._lock:
+            for span in spans:
+                container = span.attributes.get("container_id") or self._container_of_trace.get(span.trace_id)
+                if container:
+                    self._own(span.trace_id, container, by_container)
+                    by_container.setdefault(container, []).append(span)
+                else:
+                    self._unowned.append(span)
+            for container, owned in by_container.items():
+                self._append(container, owned)
+            subscribers = list(self._subscribers)
+        for span in spans:
+            for notify in subscribers:
+                notify(span)
+
+    def _own(self, trace_id: str, container: str, by_container: dict[str, list[Span]]) -> None:
+        """From now on the trace belongs to `container`: its earlier spans move to the container's file
+        (written with `by_container`)."""
         if self._container_of_trace.get(trace_id) == container:
             return
         self._container_of_trace[trace_id] = container
         earlier = [s for s in self._unowned if s.trace_id == trace_id]
         if earlier:
             self._unowned = deque((s for s in self._unowned if s.trace_id != trace_id), self._unowned.maxlen)
-            self._append(container, earlier)
+            by_container.setdefault(container, []).extend(earlier)
 
     def _append(self, container: str, spans: Iterable[Span]) -> None:
         directory = self.root / container
