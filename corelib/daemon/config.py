@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corelib.daemon.rootless import running_in_user_ns
+from corelib.runc.userns import running_in_user_ns
 
 RUNC_SHIM = "io.containerd.runc.v2"
 WHALE_SHIM = "io.containerd.whale.v2"

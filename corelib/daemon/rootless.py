@@ -14,20 +14,11 @@ from __future__ import annotations
 
 import os
 
-IDENTITY = ["0", "0", "4294967295"]
 ROOTLESS_WARNING = "Running in rootless mode. Cgroups are disabled."
 IdMap = list[tuple[int, int]]  # (first id inside, count)
 PING_GROUP_RANGE = "net.ipv4.ping_group_range"
 MQUEUE = "/dev/mqueue"
 
-
-def running_in_user_ns() -> bool:
-    """runc's userns.RunningInUserNS: the uid map is not the initial namespace's identity map."""
-    try:
-        with open("/proc/self/uid_map") as f:
-            return f.read().split() != IDENTITY
-    except OSError:
-        return False
 
 
 def read_id_map(path: str) -> IdMap:

@@ -29,6 +29,7 @@ from typing import BinaryIO
 
 from corelib import errdefs
 from corelib.errdefs import InvalidArgument
+from corelib.runc.userns import running_in_user_ns
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_WHITEOUT = ".wh..wh..opq"
@@ -36,7 +37,6 @@ OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
 ALLOWED_DEVICE_MAJORS = (1, 5)  # mem (null, zero, full, random, urandom) and tty (tty, console, ptmx)
 COPY_CHUNK = 1 << 20
 _MAX_SYMLINKS = 255
-IDENTITY_MAP = ["0", "0", "4294967295"]
 UNMAPPED_OWNER = (22, 1)  # EINVAL (an id the namespace does not map), EPERM
 
 
@@ -238,14 +238,6 @@ class _Applier:
             if not any(p == child or p.startswith(child + "/") for p in self.unpacked):
                 _remove(child)
 
-
-def running_in_user_ns() -> bool:
-    """The uid map is not the initial namespace's identity map (runc's userns.RunningInUserNS)."""
-    try:
-        with open("/proc/self/uid_map") as f:
-            return f.read().split() != IDENTITY_MAP
-    except OSError:
-        return False
 
 
 def _safe_name(name: str) -> str | None:

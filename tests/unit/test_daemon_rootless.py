@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from corelib.daemon.rootless import is_mapped, read_id_map, running_in_user_ns, to_rootless
+from corelib.daemon.rootless import is_mapped, read_id_map, to_rootless
+from corelib.runc.userns import running_in_user_ns
 from tests.unit.test_oci_spec import SpecMaker, make_container
 
 SINGLE = [(0, 1)]  # `unshare --map-root-user`: the user is root, and no other id exists
