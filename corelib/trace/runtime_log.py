@@ -6,7 +6,7 @@ the real containerd-shim-runc-v2 ignores (it reads only `level: error` lines) an
 
 from __future__ import annotations
 
-import json
+from corelib.trace import cjson
 
 PHASE_MSG = "phase"
 
@@ -22,7 +22,7 @@ def parse_phases(log_text: str) -> list[tuple[str, int, int]]:
         if f'"{PHASE_MSG}"' not in line:
             continue
         try:
-            entry = json.loads(line)
+            entry = cjson.loads(line)
         except ValueError:
             continue
         if entry.get("msg") == PHASE_MSG and isinstance(entry.get("start_ns"), int):
