@@ -1,7 +1,9 @@
 """What tracing costs: `whale run --rm busybox true` against whaled with every layer recording its spans,
 beside the same against a whaled started with --no-tracing and the client with WHALE_TRACE=0 (so no
 traceparent travels and no layer records anything), interleaved, median of N rounds each. Target: under 5%.
-Both daemons make busybox:latest from the host's busybox themselves.
+Both daemons make busybox:latest from the host's busybox themselves. Every process runs from its .pyc
+files, as installed (PYTHONDONTWRITEBYTECODE is dropped: with it, a module changed since its .pyc was
+written is compiled again in every shim and runtime that loads it, which is no cost of tracing).
 
     sudo PYTHONPATH=. .venv/bin/python benchmarks/trace_overhead.py [rounds]
 """
@@ -19,12 +21,12 @@ from benchmarks.client_run import WHALE, Whaled, compare, report
 
 def main(rounds: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="wb-bench-trace-", dir="/tmp"))
-    traced, untraced = Whaled(), Whaled(["--no-tracing"])
+    env = {**os.environ, "WHALE_CONFIG": str(work / "whale-config")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    traced, untraced = Whaled(env=env), Whaled(["--no-tracing"], env=env)
     try:
         if not (traced.start() and untraced.start()):
             raise SystemExit("whaled could not be started here")
-        env = {**os.environ, "WHALE_CONFIG": str(work / "whale-config")}
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
         run = ["run", "--rm", "busybox", "true"]
         # WHALE_TRACE in argv's environment: `env` runs each side with its own setting.
         times = compare(rounds, {
