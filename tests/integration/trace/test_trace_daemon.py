@@ -90,6 +90,7 @@ def test_spans_stream_live_and_client_spans_join_by_post(whale_stack):
     container_id = run_traced(whale_stack, trace, ["true"])
     wait_for(lambda: any(s["name"] == "containerStart" and s["trace_id"] == trace.trace_id for s in seen),
              what="containerStart on the live stream")
+    conn.sock.shutdown(socket.SHUT_RDWR)  # wakes the reader, which may wait for no more spans
     conn.close()
     reader.join(timeout=10)
     client = Span(trace.trace_id, trace.span_id, None, "client", "runRun", 1, 2, {"container_id": container_id})
