@@ -8,13 +8,11 @@ import os
 import re
 import signal
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import grpc
 
-from tests.support.env import require_binary, require_root, venv_bin
+from tests.support.env import venv_bin
 from tests.support.real_containerd import RealContainerd
 
 
@@ -37,18 +35,9 @@ class WhaleContainerd(RealContainerd):
     mounts, cgroups of its namespace) goes on `stop()`; `kill()` stops the daemon alone, as a crash would."""
 
     def __init__(self, namespace: str | None = None, extra_path: list[str] | None = None):
-        # Not RealContainerd.__init__: whale-containerd must not need the real containerd installed.
-        require_root()
-        self.binary = venv_bin("whale-containerd")
-        self.ctr_binary = require_binary("ctr")
-        self.dir = Path(tempfile.mkdtemp(prefix="wb-wcd-", dir="/tmp"))
-        self.root = self.dir / "root"
-        self.state = self.dir / "state"
-        self.address = str(self.dir / "c.sock")
+        # whale-containerd must not need the real containerd installed: the binary is ours.
+        super().__init__(extra_path, namespace, binary=venv_bin("whale-containerd"), prefix="wb-wcd-")
         self.namespace = namespace or unique_namespace(self.dir.name)
-        self.extra_path = extra_path or []
-        self.log_path = self.dir / "containerd.log"
-        self.proc: subprocess.Popen[bytes] | None = None
         self._channel: grpc.Channel | None = None
 
     def channel(self) -> grpc.Channel:

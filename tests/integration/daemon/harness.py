@@ -8,17 +8,16 @@ import contextlib
 import http.client
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 from tests.support import cleanup
 from tests.support.env import missing, require_root, venv_bin
 from tests.support.real_dockerd import DOCKER_CLI_20, DOCKER_CLI_28
+from tests.support.service import ServiceProcess
 
 __all__ = ["DOCKER_CLI_20", "DOCKER_CLI_28", "Whaled", "UnixHTTPConnection", "wait_for"]
 
@@ -55,12 +54,14 @@ def kill_cgroup_processes(name: str) -> None:
     cleanup.kill_and_wait(sorted(pids))
 
 
-class Whaled:
+class Whaled(ServiceProcess):
+    name = "whaled"
+
     def __init__(self, containerd: str | None = None, namespace: str | None = None,
-                 extra_args: list[str] | None = None):
+                 extra_args: list[str] | None = None, prefix: str = "wb-wd-", log_level: str = "debug"):
         require_root()
         self.binary = venv_bin("whaled")
-        self.dir = Path(tempfile.mkdtemp(prefix="wb-wd-", dir="/tmp"))
+        super().__init__(prefix, "whaled.log")
         self.socket = str(self.dir / "d.sock")
         self.host = f"unix://{self.socket}"
         self.data_root = self.dir / "data"
@@ -69,15 +70,14 @@ class Whaled:
         self.containerd = containerd
         self.namespace = namespace
         self.extra_args = extra_args or []
-        self.log_path = self.dir / "whaled.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_level = log_level
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     def argv(self) -> list[str]:
         argv = [self.binary, "-H", self.host, "--data-root", str(self.data_root), "--exec-root", str(self.exec_root),
                 "--pidfile", str(self.dir / "whaled.pid"), "--cgroup-parent", self.cgroup_parent,
-                "--log-level", "debug", *self.extra_args]
+                "--log-level", self.log_level, *self.extra_args]
         if self.containerd:
             argv += ["--containerd", self.containerd]
         if self.namespace:
@@ -85,16 +85,9 @@ class Whaled:
         return argv
 
     def start(self, timeout: float = 90) -> Whaled:
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=log, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"whaled exited {self.proc.returncode}:\n{self.log()}")
-            if os.path.exists(self.socket) and self._pings():
-                return self
-            time.sleep(0.05)
-        raise RuntimeError(f"whaled did not come up in {timeout}s:\n{self.log()}")
+        self.spawn(self.argv())
+        self.wait_ready(lambda: os.path.exists(self.socket) and self._pings(), timeout)
+        return self
 
     def _pings(self) -> bool:
         try:
@@ -102,48 +95,18 @@ class Whaled:
         except OSError:
             return False
 
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        """Stop whaled alone, as a crash would: containers and containerd live on."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=60)
-
     def restart(self) -> Whaled:
         self.kill(signal.SIGTERM)
         return self.start()
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
+        if self.running():
             with contextlib.suppress(Exception):
                 for cid in self.docker("ps", "-aq", check=False, timeout=30).stdout.split():
                     self.docker("rm", "-f", cid, check=False, timeout=30)
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        self.terminate(timeout=60)
         kill_cgroup_processes(self.dir.name)
-        cleanup.kill_and_wait(cleanup.pids_with_marker(str(self.dir)))
-        cleanup.unmount_all_under(str(self.dir))
-        cleanup.remove_cgroups_named(self.dir.name)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> Whaled:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-8000:]
-        except OSError:
-            return ""
+        self.sweep(self.dir.name)
 
     # -- clients -------------------------------------------------------------------------------
 

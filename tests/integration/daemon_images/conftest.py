@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from corelib.images.archive import ImageConfig, write_docker_archive
-from tests.integration.daemon_images.helpers import Registry, Service
+from tests.integration.daemon_images.helpers import Service
 from tests.support.real_containerd import RealContainerd
+from tests.support.registry import Registry
 
 _namespaces = itertools.count()
 

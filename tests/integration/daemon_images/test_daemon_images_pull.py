@@ -11,9 +11,10 @@ import pytest
 
 from corelib import errdefs
 from corelib.images.archive import go_arch, layer_tar
-from tests.integration.daemon_images.helpers import Registry, Service, free_port
+from tests.integration.daemon_images.helpers import Service
 from tests.integration.daemon_images.test_daemon_images_store import assert_nothing_left
 from tests.support.real_containerd import RealContainerd
+from tests.support.registry import Registry, free_port
 
 
 def statuses(svc: Service) -> list[str]:

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.daemon_images.helpers import Registry, Service, chunks_of
+from tests.integration.daemon_images.helpers import Service, chunks_of
 from tests.support import cleanup
 from tests.support.env import require_root, venv_bin
+from tests.support.registry import Registry
 
 
 @pytest.fixture(scope="module")

@@ -8,17 +8,15 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from corelib.images.archive import write_docker_archive
-from tests.support import cleanup
-from tests.support.env import require_root, venv_bin
+from tests.integration.daemon import harness
+from tests.support.env import venv_bin
 from tests.support.real_dockerd import DOCKER_CLI_20, DOCKER_CLI_28, RealDockerd
 
 ID_RE = re.compile(r"\b[0-9a-f]{64}\b")
@@ -87,72 +85,16 @@ class Clients:
         return self.whale(*args, input=input), self.docker(*args, input=input)
 
 
-class Whaled:
-    """whaled in private directories, with its own whale-containerd (its default), RealDockerd's face:
-    `.host`, `.docker(...)` (the real docker CLI against it), `.stop()` leaving nothing behind."""
+class Whaled(harness.Whaled):
+    """whaled with its own whale-containerd (its default), RealDockerd's face: `.host`, `.docker(...)`
+    (the real docker CLI, 20.10 unless told), `.stop()` leaving nothing behind."""
 
     def __init__(self) -> None:
-        require_root()
-        self.binary = venv_bin("whaled")
-        self.dir = Path(tempfile.mkdtemp(prefix="wb-cwhd-", dir="/tmp"))
-        self.host = f"unix://{self.dir}/whaled.sock"
-        self.proc: subprocess.Popen | None = None
+        super().__init__(prefix="wb-cwhd-", log_level="info")  # `info` as dockerd's: no debug section
 
-    def start(self, timeout: float = 60.0) -> Whaled:
-        with open(self.dir / "whaled.log", "ab") as log:
-            self.proc = subprocess.Popen(
-                [self.binary, "-H", self.host, "--data-root", str(self.dir / "data"), "--exec-root",
-                 str(self.dir / "exec"), "--pidfile", str(self.dir / "whaled.pid"), "--cgroup-parent",
-                 f"/{self.dir.name}"], stdout=log, stderr=log, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"whaled exited {self.proc.returncode}:\n{self.log()}")
-            if self.docker("version", check=False, timeout=10).returncode == 0:
-                return self
-            time.sleep(0.1)
-        raise RuntimeError(f"whaled did not come up in {timeout}s:\n{self.log()}")
-
-    def docker(self, *args: str, cli: str = DOCKER_CLI_20, check: bool = True, timeout: float = 120
-               ) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "DOCKER_CONFIG": str(self.dir / "cli-config")}
-        result = subprocess.run([cli, "-H", self.host, *args], capture_output=True, text=True, timeout=timeout,
-                                env=env)
-        if check and result.returncode != 0:
-            raise AssertionError(f"docker {' '.join(args)} -> {result.returncode}\n{result.stderr}\n{self.log()}")
-        return result
-
-    def log(self) -> str:
-        try:
-            return (self.dir / "whaled.log").read_text(errors="replace")[-6000:]
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            ids = self.docker("ps", "-aq", check=False, timeout=30).stdout.split()
-            if ids:
-                self.docker("rm", "-f", *ids, check=False, timeout=60)
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        cleanup.kill_and_wait(cleanup.pids_with_marker(str(self.dir)))
-        cleanup.unmount_all_under(str(self.dir))
-        cleanup.remove_cgroups_named(self.dir.name)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> Whaled:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def docker(self, *args: str, cli: str = DOCKER_CLI_20, check: bool = True, timeout: float = 120,
+               input: bytes | str | None = None) -> subprocess.CompletedProcess:
+        return super().docker(*args, cli=cli, check=check, timeout=timeout, input=input)
 
 
 DAEMONS: dict[str, type] = {"dockerd": RealDockerd}

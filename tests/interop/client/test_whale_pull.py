@@ -3,79 +3,17 @@ pushed with skopeo), by `whale run` and `whale pull`, beside the real docker CLI
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
-import urllib.request
-from pathlib import Path
-
 import pytest
 
 from corelib.images.archive import write_docker_archive
-from tests.support import cleanup
-from tests.support.env import require_binary
-
-REGISTRY_CONFIG = """\
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: {root}
-http:
-  addr: 127.0.0.1:{port}
-"""
-
-
-class LocalRegistry:
-    """docker-registry on a free port of 127.0.0.1 with its own storage directory."""
-
-    def __init__(self) -> None:
-        self.binary = require_binary("docker-registry")
-        self.skopeo = require_binary("skopeo")
-        self.dir = Path(tempfile.mkdtemp(prefix="wb-creg-", dir="/tmp"))
-        self.proc: subprocess.Popen | None = None
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.host = f"127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> LocalRegistry:
-        config = self.dir / "config.yml"
-        config.write_text(REGISTRY_CONFIG.format(root=self.dir / "data", port=self.port))
-        with open(self.dir / "registry.log", "ab") as log:
-            self.proc = subprocess.Popen([self.binary, "serve", str(config)], stdout=log, stderr=log,
-                                         start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError((self.dir / "registry.log").read_text())
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"http://{self.host}/v2/", timeout=2):
-                return self
-            time.sleep(0.05)
-        raise RuntimeError("docker-registry did not come up")
-
-    def push(self, archive: Path, name: str) -> None:
-        subprocess.run([self.skopeo, "copy", "--quiet", "--insecure-policy", "--dest-tls-verify=false",
-                        f"docker-archive:{archive}", f"docker://{self.host}/{name}"],
-                       check=True, capture_output=True, timeout=120)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-        cleanup.kill_and_wait(cleanup.pids_with_marker(str(self.dir)))
-        shutil.rmtree(self.dir, ignore_errors=True)
+from tests.support.registry import Registry
 
 
 @pytest.fixture(scope="module")
 def registry(busybox_rootfs, tmp_path_factory):
     archive = tmp_path_factory.mktemp("pull-archive") / "busybox.tar"
     write_docker_archive(archive, busybox_rootfs, ["busybox:latest"])
-    reg = LocalRegistry()
+    reg = Registry()
     try:
         reg.start()
         for name in ("busybox:latest", "busybox:one", "busybox:two", "other/busybox:latest"):

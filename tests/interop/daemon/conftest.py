@@ -9,9 +9,9 @@ import pytest
 from corelib.images.archive import write_docker_archive
 from tests.integration.daemon.conftest import real_containerd, whaled
 from tests.integration.daemon.harness import DOCKER_CLI_20, DOCKER_CLI_28
-from tests.integration.daemon_images.helpers import Registry
 from tests.support.env import missing
 from tests.support.real_dockerd import RealDockerd
+from tests.support.registry import Registry
 
 __all__ = ["real_containerd", "whaled"]  # the same module-scoped daemons as the integration tests
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.daemon_images.helpers import Registry, Service, chunks_of, read_all
+from tests.integration.daemon_images.helpers import Service, chunks_of, read_all
 from tests.support.real_dockerd import RealDockerd
+from tests.support.registry import Registry
 
 pytestmark = pytest.mark.interop
 COMPARED = ("Id", "RepoTags", "Parent", "Comment", "Created", "Config", "Architecture", "Os", "RootFS")
