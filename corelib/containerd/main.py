@@ -8,26 +8,13 @@ import logging
 import os
 import signal
 import sys
-import time
 
 from corelib.containerd import config as configuration
 from corelib.containerd.server import AddressInUse, serve
+from corelib.logrus import LogrusFormatter
 
 LEVELS = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
           "warning": logging.WARNING, "error": logging.ERROR, "fatal": logging.CRITICAL, "panic": logging.CRITICAL}
-
-
-class LogrusFormatter(logging.Formatter):
-    """containerd's log line: time="..." level=info msg="..."."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(record.created))
-        level = {"WARNING": "warning", "CRITICAL": "fatal"}.get(record.levelname, record.levelname.lower())
-        msg = record.getMessage().replace('"', '\\"')
-        line = f'time="{stamp}.{int(record.msecs * 1000):06d}" level={level} msg="{msg}"'
-        if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
-        return line
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -11,39 +11,13 @@ from corelib.daemon.container.container import Container
 from corelib.daemon.logger.jsonfile import parse_time_ns
 from corelib.daemon.mounts import MountPoint
 from corelib.daemon.server.httputils import match_filter, match_labels, validate_filters
+from corelib.gounits import human_duration
 
 PS_FILTERS = {"ancestor", "before", "exited", "expose", "health", "id", "isolation", "is-task", "label", "name",
               "network", "publish", "since", "status", "volume"}
 STATUSES = {"created", "restarting", "running", "removing", "paused", "exited", "dead"}
 HEALTH = {"starting", "healthy", "unhealthy", "none"}
 
-
-def human_duration(seconds: float) -> str:
-    """go-units HumanDuration, as `docker ps` prints it."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = s // 60
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
 
 
 def _ago(rfc3339: str) -> float:

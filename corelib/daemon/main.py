@@ -11,29 +11,16 @@ import logging
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 from corelib.daemon import daemon_json
 from corelib.daemon.config import Config, Runtime
 from corelib.daemon.rootless import ROOTLESS_WARNING
+from corelib.logrus import LogrusFormatter
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR,
           "fatal": logging.CRITICAL}
 log = logging.getLogger("whaled")
-
-
-class LogrusFormatter(logging.Formatter):
-    """dockerd's log line: time="..." level=info msg="..."."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(record.created))
-        level = {"WARNING": "warning", "CRITICAL": "fatal"}.get(record.levelname, record.levelname.lower())
-        msg = record.getMessage().replace('"', '\\"')
-        line = f'time="{stamp}.{int(record.msecs * 1000):06d}" level={level} msg="{msg}"'
-        if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
-        return line
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

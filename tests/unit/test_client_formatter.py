@@ -10,9 +10,9 @@ from corelib.client.cli.formatter import render
 from corelib.client.cli.formatter.jsonfmt import indent
 from corelib.client.cli.formatter.tabwriter import TabWriter, tabulate
 from corelib.client.cli.formatter.templates import Template, TemplateError
-from corelib.client.cli.formatter.units import human_duration, human_size_with_precision, ram_in_bytes
 from corelib.client.cli.jsonmessage import JSONMessageError, display_stream
 from corelib.client.cli.streams import OutStream
+from corelib.gounits import human_duration, human_size_with_precision, ram_in_bytes
 
 
 def test_tabwriter_as_docker_ps_lays_out_a_table():

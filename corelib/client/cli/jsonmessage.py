@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from corelib.client.cli.formatter.units import human_size, rfc3339_nano_fixed
+from corelib.client.cli.formatter.gotime import rfc3339_nano_fixed
 from corelib.client.cli.streams import OutStream
+from corelib.gounits import human_size
 
 
 class JSONMessageError(Exception):

@@ -7,8 +7,9 @@ import time
 from corelib.client.cli.command import Cli, CommandSpec
 from corelib.client.cli.flags import FlagSet, Options
 from corelib.client.cli.formatter import render
-from corelib.client.cli.formatter.units import go_time_string, human_duration, human_size_with_precision
+from corelib.client.cli.formatter.gotime import go_time_string
 from corelib.errdefs import WhaleError
+from corelib.gounits import human_duration, human_size_with_precision
 
 DEFAULT_TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 HEADERS = {"ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND",

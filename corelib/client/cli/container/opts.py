@@ -7,7 +7,7 @@ import json
 import os
 
 from corelib.client.cli.flags import FlagSet, Options
-from corelib.client.cli.formatter.units import ram_in_bytes
+from corelib.gounits import ram_in_bytes
 
 
 class ParseError(ValueError):

@@ -8,8 +8,9 @@ from corelib.client.cli.command import Cli, CommandSpec
 from corelib.client.cli.container.list import parse_filters
 from corelib.client.cli.flags import FlagSet, Options
 from corelib.client.cli.formatter import render
-from corelib.client.cli.formatter.units import go_time_string, human_duration, human_size_with_precision
+from corelib.client.cli.formatter.gotime import go_time_string
 from corelib.errdefs import WhaleError
+from corelib.gounits import human_duration, human_size_with_precision
 
 DEFAULT_TABLE = ("table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t"
                  "{{if .CreatedSince }}{{.CreatedSince}}{{else}}N/A{{end}}\t{{.Size}}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from corelib.client.cli.command import Cli, CommandSpec, StatusError
 from corelib.client.cli.container.list import parse_filters
 from corelib.client.cli.flags import FlagSet, Options
-from corelib.client.cli.formatter.units import rfc3339_nano_fixed
+from corelib.client.cli.formatter.gotime import rfc3339_nano_fixed
 from corelib.client.cli.timetypes import get_timestamp
 
 

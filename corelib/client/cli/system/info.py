@@ -6,7 +6,7 @@ import base64
 
 from corelib.client.cli.command import Cli, CommandSpec, StatusError
 from corelib.client.cli.flags import FlagSet, Options
-from corelib.client.cli.formatter.units import bytes_size
+from corelib.gounits import bytes_size
 
 
 def go_bool(value: object) -> str:

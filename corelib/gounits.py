@@ -1,4 +1,5 @@
-"""docker/go-units: human sizes and durations, and sizes parsed from flags (`-m 512m`)."""
+"""docker/go-units: human sizes and durations, and sizes parsed from flags (`-m 512m`), for the CLI
+and the daemon alike (`docker ps`'s "Up 3 hours" is the daemon's)."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def human_duration(seconds: float) -> str:
         return "About a minute"
     if minutes < 60:
         return f"{minutes} minutes"
-    hours = int(round(seconds / 3600))
+    hours = int(seconds / 3600 + 0.5)  # Go's int(d.Hours() + 0.5), not Python's half-to-even round
     if hours == 1:
         return "About an hour"
     if hours < 48:
@@ -75,26 +76,3 @@ def ram_in_bytes(text: str) -> int:
     size = float(m.group(1))
     unit = (m.group(3) or "").lower()
     return int(size * BINARY_MAP.get(unit, 1))
-
-
-def rfc3339_nano_fixed(time_nano: int) -> str:
-    """Go's "2006-01-02T15:04:05.000000000Z07:00" in local time (Z when local time is UTC)."""
-    import time
-
-    secs, nanos = divmod(time_nano, 1_000_000_000)
-    tm = time.localtime(secs)
-    offset = tm.tm_gmtoff or 0
-    sign = "+" if offset > 0 else "-"
-    zone = "Z" if offset == 0 else f"{sign}{abs(offset) // 3600:02d}:{abs(offset) % 3600 // 60:02d}"
-    return time.strftime("%Y-%m-%dT%H:%M:%S", tm) + f".{nanos:09d}{zone}"
-
-
-def go_time_string(seconds: int) -> str:
-    """Go's time.Time.String() of a Unix time: "2006-01-02 15:04:05 -0700 MST"."""
-    import time
-
-    tm = time.localtime(seconds)
-    offset = tm.tm_gmtoff or 0
-    sign = "+" if offset >= 0 else "-"
-    return (time.strftime("%Y-%m-%d %H:%M:%S", tm)
-            + f" {sign}{abs(offset) // 3600:02d}{abs(offset) % 3600 // 60:02d} {tm.tm_zone}")
