@@ -92,6 +92,11 @@ class SpanStore:
             return [s for s in self.spans_of(container) if s.trace_id == trace_id]
         return [s for s in self._unowned if s.trace_id == trace_id]
 
+    @property
+    def watched(self) -> bool:
+        """Whether anyone follows the spans live."""
+        return bool(self._subscribers)
+
     def subscribe(self, notify: Callable[[Span], None]) -> Callable[[], None]:
         """Call `notify` for every span added from now on; returns the function that unsubscribes."""
         with self._lock:

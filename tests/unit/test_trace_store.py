@@ -39,3 +39,33 @@ def test_subscribers_see_every_span_until_they_leave(tmp_path):
     unsubscribe()
     store.add(span("c"))
     assert [s.name for s in seen] == ["a", "b"]
+
+
+def test_a_batch_is_one_append_per_container(tmp_path, monkeypatch):
+    store = SpanStore(tmp_path)
+    opened = []
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda path, *a, **k: opened.append(str(path)) or real_open(path, *a, **k))
+    store.add_all([span("runCreate"), span("newContainer", container="c1"), span("other", trace="t2", container="c2"),
+                   span("runContainer")])
+    assert sorted(p.rsplit("/", 2)[-2] for p in opened) == ["c1", "c2"]
+    assert [s.name for s in store.spans_of("c1")] == ["runCreate", "newContainer", "runContainer"]
+
+
+def test_the_daemon_stores_later_unless_someone_follows_live(tmp_path):
+    import asyncio
+
+    from corelib.daemon.tracing import FLUSH_DELAY, LIVE_FLUSH_DELAY, Collector
+
+    async def delay_of(collector: Collector) -> float:
+        collector.add(span("containerStart", container="c1"))
+        delay = collector._flushing.when() - asyncio.get_running_loop().time()
+        collector.flush()
+        return delay
+
+    collector = Collector(tmp_path)
+    assert LIVE_FLUSH_DELAY < asyncio.run(delay_of(collector)) <= FLUSH_DELAY
+    unsubscribe = collector.store.subscribe(lambda s: None)
+    assert asyncio.run(delay_of(collector)) <= LIVE_FLUSH_DELAY
+    unsubscribe()
+    assert [s.name for s in collector.store.spans_of("c1")] == ["containerStart", "containerStart"]
