@@ -79,7 +79,9 @@ class Puller:
             manifest_desc, manifest_body = await self.client.fetch_manifest(self.ref, chosen.digest)
         manifest = json.loads(manifest_body)
         config_desc = Descriptor.from_json(manifest["config"])
-        known = await self.cs.exists(config_desc.digest)
+        # As moby's ImageStore.Get(config digest): an image of this ID, not a config blob that a removed
+        # image left in the content store until the garbage collector passes.
+        known = config_desc.digest in await self.store.all()
         config = await self.client.fetch_bytes(self.ref, config_desc)
         await self.cs.write_blob(config, expected=config_desc.digest, size=len(config),
                                  ref=f"config-{config_desc.digest}", labels=self.source)
