@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import socket
 import tempfile
 import threading
@@ -71,7 +72,8 @@ class Handlers:
 @pytest.fixture(scope="module")
 def api() -> Iterator[tuple[str, Handlers, asyncio.AbstractEventLoop]]:
     handlers = Handlers()
-    path = str(Path(tempfile.mkdtemp(prefix="wb-http-", dir="/tmp")) / "api.sock")
+    directory = tempfile.mkdtemp(prefix="wb-http-", dir="/tmp")
+    path = str(Path(directory) / "api.sock")
     loop = asyncio.new_event_loop()
     server = Server("20.10.24+test")
     server.add_routes([
@@ -95,6 +97,7 @@ def api() -> Iterator[tuple[str, Handlers, asyncio.AbstractEventLoop]]:
     asyncio.run_coroutine_threadsafe(server.close(), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def connect(path: str) -> socket.socket:
