@@ -4,7 +4,7 @@ exec.fifo while it is created-but-not-started, and the status runc derives from 
 import os
 import time
 
-from corelib.runc import jsonlite as json
+from corelib import jsonlite as json
 from corelib.runc.errors import NOT_EXIST, NOT_RUNNING, RuncError, ignored
 
 STATE_FILE = "state.json"

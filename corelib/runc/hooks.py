@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 
-from corelib.runc import jsonlite as json
+from corelib import jsonlite as json
 from corelib.runc.errors import RuncError, ignored
 from corelib.runc.process import default_signals
 

@@ -10,7 +10,7 @@ import os
 import sys
 import time
 
-from corelib.runc import jsonlite as json
+from corelib import jsonlite as json
 from corelib.runc.errors import ignored
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}

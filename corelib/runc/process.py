@@ -13,7 +13,7 @@ import _signal as signal  # the C module: `signal` wraps it in enums, which cost
 import os
 import sys
 
-from corelib.runc import jsonlite as json
+from corelib import jsonlite as json
 from corelib.runc import linux
 from corelib.runc.errors import RuncError, describe, ignored, strerror
 

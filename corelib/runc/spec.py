@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from corelib.runc import jsonlite as json
+from corelib import jsonlite as json
 from corelib.runc import linux as _l
 from corelib.runc.errors import RuncError, strerror
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from google.protobuf.any_pb2 import Any as AnyProto
 
+from corelib import jsonlite
 from corelib.api.whalebone.trace.v1 import span_pb2
-from corelib.trace import cjson
 from corelib.trace.span import Span
 
 TOPIC = "/whalebone/spans"
@@ -33,7 +33,7 @@ def span_to_message(span: Span) -> span_pb2.Span:
     return span_pb2.Span(
         trace_id=span.trace_id, span_id=span.span_id, parent_id=span.parent_id or "", layer=span.layer,
         name=span.name, start_ns=span.start_ns, end_ns=span.end_ns,
-        attributes_json=cjson.dumps(span.attributes),
+        attributes_json=jsonlite.dumps(span.attributes, separators=(",", ":"), default=str),
         status=span.status, measured_by=span.measured_by or "")
 
 
@@ -56,7 +56,7 @@ def spans_from_any(event: AnyProto) -> list[Span]:
 
 def span_from_message(message: span_pb2.Span) -> Span:
     try:
-        attributes = cjson.loads(message.attributes_json) if message.attributes_json else {}
+        attributes = jsonlite.loads(message.attributes_json) if message.attributes_json else {}
     except ValueError:
         attributes = {}
     return Span(trace_id=message.trace_id, span_id=message.span_id, parent_id=message.parent_id or None,

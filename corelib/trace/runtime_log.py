@@ -6,7 +6,7 @@ the real containerd-shim-runc-v2 ignores (it reads only `level: error` lines) an
 
 from __future__ import annotations
 
-from corelib.trace import cjson
+from corelib import jsonlite
 
 PHASE_MSG = "phase"
 
@@ -22,7 +22,7 @@ def parse_phases(log_text: str) -> list[tuple[str, int, int]]:
         if f'"{PHASE_MSG}"' not in line:
             continue
         try:
-            entry = cjson.loads(line)
+            entry = jsonlite.loads(line)
         except ValueError:
             continue
         if entry.get("msg") == PHASE_MSG and isinstance(entry.get("start_ns"), int):

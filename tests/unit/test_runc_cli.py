@@ -106,7 +106,7 @@ def test_update_values():
 @pytest.mark.parametrize("value", [{"a": [1, 2.5, None, True, "é<>&"], "b": {}}, [], {}, "s", 3,
                                    {"nested": {"x": [{"y": "z"}]}}])
 def test_jsonlite_writes_what_json_writes(value):
-    from corelib.runc import jsonlite
+    from corelib import jsonlite
 
     for options in ({}, {"indent": 2}, {"indent": "\t"}, {"separators": (",", ":")}, {"ensure_ascii": False}):
         assert jsonlite.dumps(value, **options) == json.dumps(value, **options)
@@ -115,7 +115,7 @@ def test_jsonlite_writes_what_json_writes(value):
 
 @pytest.mark.parametrize("bad", ["", "{", "{} extra", "{'single': 1}"])
 def test_jsonlite_errors_are_jsons(bad):
-    from corelib.runc import jsonlite
+    from corelib import jsonlite
 
     with pytest.raises(json.JSONDecodeError):
         jsonlite.loads(bad)

@@ -29,7 +29,7 @@ FLAGS = (
 def process_from(opts: dict, args: list[str], container) -> dict:
     import copy
 
-    from corelib.runc import jsonlite as json
+    from corelib import jsonlite as json
     from corelib.runc.spec import validate_process
 
     if opts["process"]:

@@ -40,7 +40,7 @@ def features() -> dict:
 def run(ctx, opts: dict, args: list[str]) -> int:
     import sys
 
-    from corelib.runc import jsonlite as json
+    from corelib import jsonlite as json
 
     sys.stdout.write(json.dumps(features(), indent=4) + "\n")
     return 0

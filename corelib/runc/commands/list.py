@@ -49,7 +49,7 @@ def table(rows: list[list[str]]) -> str:
 def run(ctx, opts: dict, args: list[str]) -> int:
     import sys
 
-    from corelib.runc import jsonlite as json
+    from corelib import jsonlite as json
 
     items = states(ctx.root)
     if opts["quiet"]:

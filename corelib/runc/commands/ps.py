@@ -13,7 +13,7 @@ def run(ctx, opts: dict, args: list[str]) -> int:
     import subprocess
     import sys
 
-    from corelib.runc import jsonlite as json
+    from corelib import jsonlite as json
     from corelib.runc.container import Container
 
     pids = Container.load(ctx.root, args[0]).cgroups.pids()

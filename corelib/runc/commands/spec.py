@@ -83,7 +83,7 @@ def to_rootless(spec: dict) -> dict:
 def run(ctx, opts: dict, args: list[str]) -> int:
     import os
 
-    from corelib.runc import jsonlite as json
+    from corelib import jsonlite as json
 
     bundle = opts["bundle"]
     if bundle and not os.path.isdir(bundle):

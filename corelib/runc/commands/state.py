@@ -7,7 +7,7 @@ ARGS = (1, 1)
 def run(ctx, opts: dict, args: list[str]) -> int:
     import sys
 
-    from corelib.runc import jsonlite as json
+    from corelib import jsonlite as json
     from corelib.runc.container import Container
 
     sys.stdout.write(json.dumps(Container.load(ctx.root, args[0]).state_json(), indent=2))

@@ -70,7 +70,7 @@ def merge(current: dict, update: dict) -> dict:
 def run(ctx, opts: dict, args: list[str]) -> int:
     import sys
 
-    from corelib.runc import jsonlite as json
+    from corelib import jsonlite as json
     from corelib.runc.container import STOPPED, Container
     from corelib.runc.errors import NOT_RUNNING
 

@@ -1,6 +1,6 @@
 """Rootless: an unprivileged user (made for the test, removed after) runs whale-runc the way
 `runc --rootless` runs: a user namespace mapping the caller's uid to root, no cgroups unless delegated.
-whale-runc's hot path is standard library only, so a copy of corelib/runc and an interpreter the
+whale-runc's hot path is standard library only, so a copy of corelib/runc (and jsonlite) and an interpreter the
 user can execute is all the user needs (the test's own venv may sit in root's 0700 home)."""
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ def rootless_env(busybox_rootfs):
         user = User(name)
         code = base / "code/corelib"
         code.mkdir(parents=True)
-        shutil.copy(REPO / "corelib/__init__.py", code)
+        for shared in ("__init__.py", "jsonlite.py"):  # what corelib/runc imports from beside it
+            shutil.copy(REPO / "corelib" / shared, code)
         shutil.copytree(REPO / "corelib/runc", code / "runc", ignore=shutil.ignore_patterns("__pycache__"))
         launcher = base / "whale-runc"
         launcher.write_text(f"#!{usable_python(user)} -I\nimport sys\nsys.path.insert(0, {str(base / 'code')!r})\n"

@@ -1,4 +1,5 @@
-"""JSON through the interpreter's C accelerator (`_json`) alone.
+"""JSON through the interpreter's C accelerator (`_json`) alone, for the processes whose start-up
+counts: whale-runc's every command, and the shim's spans at its task's exit.
 
 `import json` imports `re`, and with it enum, functools and collections: for a command as short as
 `whale-runc state` that is a third of its start-up. The C scanner and encoder are what `json` uses
@@ -48,23 +49,23 @@ def _fail(obj: object) -> object:
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
-def _encoder(item_separator: str, key_separator: str, ensure_ascii: bool):
+def _encoder(item_separator: str, key_separator: str, ensure_ascii: bool, default=_fail):  # noqa: ANN001
     text = _json.encode_basestring_ascii if ensure_ascii else _json.encode_basestring
-    return _json.make_encoder({}, _fail, text, None, key_separator, item_separator, False, False, True)
+    return _json.make_encoder({}, default, text, None, key_separator, item_separator, False, False, True)
 
 
 def dumps(obj: object, indent: int | str | None = None, separators: tuple[str, str] | None = None,
-          ensure_ascii: bool = True) -> str:
-    """json.dumps for the subset whale-runc writes (dicts, lists, strings, numbers, booleans, null)."""
+          ensure_ascii: bool = True, default=None) -> str:  # noqa: ANN001
+    """json.dumps for dicts, lists, strings, numbers, booleans and null (`default` for anything else)."""
     if _json is None:
         import json
 
-        return json.dumps(obj, indent=indent, separators=separators, ensure_ascii=ensure_ascii)
+        return json.dumps(obj, indent=indent, separators=separators, ensure_ascii=ensure_ascii, default=default)
     if indent is None:
         item, key = separators or (", ", ": ")
-        return "".join(_encoder(item, key, ensure_ascii)(obj, 0))
+        return "".join(_encoder(item, key, ensure_ascii, default or _fail)(obj, 0))
     pad = indent if isinstance(indent, str) else " " * indent
-    return _pretty(obj, pad, 0, _encoder(",", ": ", ensure_ascii))
+    return _pretty(obj, pad, 0, _encoder(",", ": ", ensure_ascii, default or _fail))
 
 
 def _pretty(obj: object, pad: str, level: int, scalar) -> str:
