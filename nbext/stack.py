@@ -274,11 +274,18 @@ def _serves(address: str) -> bool:
     return answer.status == health_pb2.HealthCheckResponse.SERVING
 
 
+# Resolved here, in the parent: the child of a threaded process (a kernel) must not dlopen between fork
+# and exec, where another thread may have held the loader's lock at the fork (the child then hangs, and
+# Popen with it, waiting for an exec that never comes).
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+
 def die_with_parent() -> None:
     """In the child, before exec: a session of its own (the terminal's Ctrl-C is its parent's to
-    handle), and SIGTERM when the parent dies, however it dies."""
+    handle), and SIGTERM when the parent dies, however it dies. Nothing here may take a lock another
+    thread could have held at the fork: two system calls, through a function resolved beforehand."""
     os.setsid()
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _terminate(proc: subprocess.Popen, timeout: float = 20.0) -> None:

@@ -16,7 +16,7 @@ def stack_env(whale_host, dockerd, monkeypatch):
 
 def run_notebook(name: str, tmp_path) -> list:
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    return execute(nb, tmp_path, timeout=300).cells
+    return execute(nb, tmp_path, timeout=240).cells  # a cell that hangs is named before pytest-timeout (300 s)
 
 
 def out(cells, source_start: str, stream: str = "stdout") -> str:
