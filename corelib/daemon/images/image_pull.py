@@ -99,13 +99,14 @@ class Puller:
                                  labels={**gc_labels(doc), **self.source})
 
     async def _fetch_layers(self, layers: list[Descriptor], diff_ids: list[str], known: bool) -> None:
-        """Fetch the missing layers. As dockerd, say nothing of them when the image (`known`: its
-        config) is complete here already, maybe under another name; else each layer is either
-        "Already exists" (unpacked) or pulled with progress."""
+        """Fetch the missing layers. As dockerd, say nothing of them when an image of this ID is here
+        already, maybe under another name, and unpacked (a compressed blob it lacks is fetched without
+        a word: whether a removed name's blobs are still in the store is the garbage collector's timing);
+        else each layer is either "Already exists" (unpacked) or pulled with progress."""
         unpacked = [i < len(diff_ids) and await snapshot_exists(self.cs, chain_id(diff_ids[:i + 1]))
                     for i in range(len(layers))]
         missing = [layer for layer in layers if not await self.cs.exists(layer.digest)]
-        quiet = known and all(unpacked) and not missing
+        quiet = known and all(unpacked)  # blobs it lacks (a registry's compressed layers) come silently
         for layer, done in zip(layers, unpacked, strict=True):
             if not quiet:
                 status = "Already exists" if done else "Pulling fs layer"
