@@ -11,6 +11,7 @@ import os
 
 from corelib.errdefs import WhaleError
 from corelib.shim.reaper import Reaper
+from corelib.trace.span import NO_SPAN
 
 RUNC_ROOT = "/run/containerd/runc"
 # The runtime when the options name none: whale-runc, or $WHALE_SHIM_RUNTIME (inherited from containerd).
@@ -23,18 +24,6 @@ if TYPE_CHECKING:
 
     from corelib.shim.tracing import ShimTracer
 
-
-class _NoSpan:
-    __slots__ = ()
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-NO_SPAN = _NoSpan()
 
 
 class RuntimeFailure(WhaleError):

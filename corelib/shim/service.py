@@ -19,6 +19,7 @@ from corelib.shim.reaper import Reaper
 from corelib.shim.runc import RUNC_ROOT, Runc
 from corelib.shim.stdio import ProcessIO
 from corelib.shim.timestamp import set_timestamp
+from corelib.trace.span import NO_SPAN
 
 OPTIONS_TYPE = "containerd.runc.v1.Options"
 STATUS = {"created": types.CREATED, "running": types.RUNNING, "stopped": types.STOPPED,
@@ -86,7 +87,7 @@ class TaskService:
     def _trace(self, context: object, name: str, **attributes: object) -> object:
         """A span for this call when containerd traces it (traceparent in the metadata), else nothing."""
         if context is None or not context.get("traceparent"):  # type: ignore[attr-defined]
-            return UNTRACED
+            return NO_SPAN
         if self._tracer is None:
             from corelib.shim.tracing import ShimTracer
 
@@ -303,18 +304,6 @@ class TaskService:
         with self._event_lock:
             self._send("/tasks/exit", event, on_forwarded)
 
-
-class _Untraced:
-    __slots__ = ()
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-UNTRACED = _Untraced()
 
 
 def new_container(request: api.CreateTaskRequest, namespace: str, reaper: Reaper, tracer: object = None) -> Container:

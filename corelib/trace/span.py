@@ -113,6 +113,21 @@ class _Scope:
         self.tracer.finish(span)
 
 
+class _NoSpan:
+    """The `with` of a step nothing traces (no tracer at all): None, as an unrecorded span's `with`."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+NO_SPAN = _NoSpan()
+
+
 class Tracer:
     """Records spans for one layer. `enabled=False` makes every call a cheap no-op; `roots=False` (the
     inner layers) records only within a trace a caller started, never a trace of its own."""

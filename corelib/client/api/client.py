@@ -17,6 +17,7 @@ from corelib.client.tracing import container_in, request_name
 from corelib.client.transport import dial
 from corelib.client.transport.http import HijackedSocket, HTTPConnection, Response, StaleConnection
 from corelib.trace.context import TRACEPARENT
+from corelib.trace.span import NO_SPAN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -222,18 +223,6 @@ class APIClient(ContainerApiMixin, ImageApiMixin, ExecApiMixin, SystemApiMixin):
         for conn in idle:
             conn.close()
 
-
-class _NoSpan:
-    __slots__ = ()
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-NO_SPAN = _NoSpan()
 
 
 def encode_query(params: Params) -> str:
