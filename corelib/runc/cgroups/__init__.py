@@ -108,14 +108,12 @@ def warm_up_migrations() -> None:
 
 def _own_procs_files():
     try:
-        with open("/proc/self/cgroup") as f:
-            lines = f.read().splitlines()
+        paths = own_cgroup_paths()
     except OSError:
         return
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
-        mounts = (UNIFIED_ROOT, f"{UNIFIED_ROOT}/unified") if not controllers else (
-            f"{UNIFIED_ROOT}/{controllers.removeprefix('name=')}",)
+    for controller, path in paths.items():
+        mounts = (UNIFIED_ROOT, f"{UNIFIED_ROOT}/unified") if not controller else (
+            f"{UNIFIED_ROOT}/{controller.removeprefix('name=')}",)
         for mount in mounts:
             yield f"{mount}{path.rstrip('/')}/cgroup.procs"
 
