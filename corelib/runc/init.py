@@ -341,6 +341,11 @@ def finalize_namespace(cfg: ProcessConfig, env: dict) -> None:
 
 def close_exec_from(first: int) -> None:
     """Mark every inherited descriptor from `first` on close-on-exec, so none leaks into the container."""
+    try:
+        linux.close_range(first, 0xFFFFFFFF, linux.CLOSE_RANGE_CLOEXEC)
+        return
+    except OSError:  # before Linux 5.11
+        pass
     import fcntl
 
     for name in os.listdir("/proc/self/fd"):

@@ -69,7 +69,7 @@ def create_container(ctx, container_id: str, opts: CreateOptions) -> tuple[Conta
         raise RuncError(ALREADY_EXISTS) from None
     ctx.logger.phase("load config", started_ns, time.time_ns())
     manager = cgroups.new_manager(linux_spec.get("cgroupsPath", ""), container_id, ctx.rootless_cgroups)
-    janitor = Janitor(state_dir, manager)
+    janitor = Janitor(state_dir, manager)  # forked once stage 1 is on its way
     container = Container(ctx.root, container_id, {
         "id": container_id, "bundle": bundle, "rootfs": os.path.realpath(rootfs), "created": "",
         "init_process_pid": 0, "init_process_start": 0, "config": spec, "cgroup": manager.to_state(),
@@ -81,8 +81,7 @@ def create_container(ctx, container_id: str, opts: CreateOptions) -> tuple[Conta
             container_id=container_id, spec=spec, process=process, rootfs=container.state["rootfs"], bundle=bundle,
             namespaces=namespaces, mounts=mounts, devices=devices_of(spec, namespaces), no_pivot=opts.no_pivot,
             no_new_keyring=opts.no_new_keyring, rootless_euid=ctx.rootless_euid, preserve_fds=opts.preserve_fds,
-            logger=ctx.logger, cgroupns=any(k == "cgroup" and not p for k, p in namespaces),
-            close_in_child=[janitor.fd])
+            logger=ctx.logger, cgroupns=any(k == "cgroup" and not p for k, p in namespaces))
         cfg.state_dir_fd = make_exec_fifo(state_dir, linux_spec)
         if process.get("terminal"):
             cfg.console, foreground_console = open_console(opts.console_socket)
@@ -147,16 +146,15 @@ def open_console(console_socket: str) -> tuple[object, object]:
 
 def start_init(container: Container, cfg: ProcessConfig, manager, janitor: Janitor, ctx) -> int:
     """Fork the init and see it through its setup; returns when it waits on exec.fifo (the time, in ns)."""
-    from corelib.runc.init import standard_init
-
     resources = (cfg.spec.get("linux") or {}).get("resources") or {}
     forked_ns = time.time_ns()
-    stage1, chan = fork_child(cfg, standard_init)
+    stage1, chan = fork_child(cfg, "standard_init")
     init_pid = None
     ran = False
     try:
-        janitor.tell(stage1)
         chan.send("go")
+        janitor.start()
+        janitor.tell(stage1)
         msg = chan.expect("usermap", "pid")
         if msg["type"] == "usermap":
             write_id_maps(stage1, cfg.spec.get("linux") or {}, ctx.rootless_euid)
@@ -249,7 +247,6 @@ def exec_process(ctx, container: Container, process: dict, console_socket: str, 
                  preserve_fds: int) -> int:
     """Join the container's namespaces and cgroups and execve `process` there (runc's setnsProcess)."""
     from corelib.runc import linux
-    from corelib.runc.init import setns_init
     from corelib.runc.spec import NAMESPACES
 
     init = container.pid
@@ -263,7 +260,7 @@ def exec_process(ctx, container: Container, process: dict, console_socket: str, 
         cfg.console, foreground_console = open_console(console_socket)
     if not detach:
         linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
-    stage1, chan = fork_child(cfg, setns_init)
+    stage1, chan = fork_child(cfg, "setns_init")
     pid = None
     try:
         try:

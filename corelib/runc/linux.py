@@ -117,6 +117,7 @@ _SYSCALLS = {
     "keyctl": (250, 219),
     "bpf": (321, 280),
     "mount_setattr": (442, 442),
+    "close_range": (436, 436),
 }
 _ARCH = 1 if os.uname().machine in ("aarch64", "arm64") else 0
 
@@ -136,6 +137,13 @@ def _check(ret: int, what: str, path: str | None = None) -> int:
 
 def _b(s: str | None) -> bytes | None:
     return None if s is None else os.fsencode(s)
+
+
+CLOSE_RANGE_CLOEXEC = 4
+
+
+def close_range(first: int, last: int, flags: int = 0) -> None:
+    _check(_syscall("close_range", c_uint(first), c_uint(last), c_uint(flags)), "close_range")
 
 
 def unshare(flags: int) -> None:

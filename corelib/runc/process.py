@@ -92,7 +92,6 @@ class ProcessConfig:
         self.cgroupns = False
         self.init = True
         self.libseccomp = None
-        self.close_in_child: list[int] = []  # the runtime's own descriptors the container must not hold
         unknown = set(fields) - set(vars(self))
         if unknown:
             raise TypeError(f"unknown process settings: {sorted(unknown)}")
@@ -126,31 +125,28 @@ def flush_stdio() -> None:
             stream.flush()
 
 
-def fork_child(cfg: ProcessConfig, body) -> tuple[int, Channel]:
-    """Fork stage 1; `body(cfg, channel)` runs in stage 2 and never returns."""
-    from corelib.runc.init import preload
-
-    cfg.libseccomp = preload(cfg)
+def fork_child(cfg: ProcessConfig, body: str) -> tuple[int, Channel]:
+    """Fork stage 1; init.`body`(cfg, channel) runs in stage 2 and never returns. The init's code is
+    imported in stage 1, beside the runtime's own work after the fork, not before it."""
     parent, child = Channel.pair()
     flush_stdio()
     pid = os.fork()
     if pid == 0:
         parent.close()
-        for fd in cfg.close_in_child:
-            os.close(fd)
         stage1(cfg, child, body)
     child.close()
     return pid, parent
 
 
-def stage1(cfg: ProcessConfig, chan: Channel, body) -> None:
+def stage1(cfg: ProcessConfig, chan: Channel, body: str) -> None:
     """Join and unshare namespaces; fork again into a pid namespace. Exits, or becomes stage 2."""
     try:
         linux.set_name("runc:[1:CHILD]")
-        chan.expect("go")
-        from corelib.runc.init import close_exec_from
+        from corelib.runc import init
 
-        close_exec_from(3 + cfg.preserve_fds)  # while /proc/self/fd is the host's, before any setns
+        cfg.libseccomp = init.preload(cfg)  # while the interpreter's files are still within reach
+        chan.expect("go")
+        init.close_exec_from(3 + cfg.preserve_fds)  # while /proc/self/fd is the host's, before any setns
         join_namespaces(cfg.joined_namespaces())
         from corelib.runc.spec import NAMESPACES
 
@@ -175,7 +171,7 @@ def stage1(cfg: ProcessConfig, chan: Channel, body) -> None:
                 os._exit(0)
         else:
             chan.send("pid", pid=os.getpid())
-        body(cfg, chan)
+        getattr(init, body)(cfg, chan)
     except BaseException as e:  # every failure goes to the runtime, nothing unwinds into its code
         report(chan, e, cfg.logger)
     os._exit(1)
@@ -300,14 +296,18 @@ class Janitor:
     cgroups and state directory, so nothing is left behind."""
 
     def __init__(self, state_dir: str, cgroups):
+        self.state_dir, self.cgroups = state_dir, cgroups
         self.pids: list[int] = []
+        self.pid = self.fd = -1
+
+    def start(self) -> None:
         read_end, self.fd = os.pipe()
         flush_stdio()
         self.pid = os.fork()
         if self.pid == 0:
             os.close(self.fd)
             try:
-                self._watch(read_end, state_dir, cgroups)
+                self._watch(read_end, self.state_dir, self.cgroups)
             finally:
                 os._exit(0)
         os.close(read_end)
