@@ -154,6 +154,23 @@ def check_args(name: str, args: list[str], least: int, most: int | None) -> None
         raise RuncError(f'whale-runc: "{name}" requires a maximum of {most} argument(s)')
 
 
+def standby() -> None:
+    """Started ahead of its command by a shim (corelib/standby.py): import what `create` needs, the
+    command that follows a shim's start, then wait for the command line and become that command."""
+    from corelib import standby as orders
+
+    fd = int(os.environ.pop(orders.ENV))
+    import _socket  # noqa: F401
+    import fcntl  # noqa: F401
+    import struct  # noqa: F401
+
+    import corelib.runc.commands.create  # noqa: F401
+    import corelib.runc.init  # noqa: F401
+    import corelib.runc.launch  # noqa: F401
+
+    orders.take_order(fd)
+
+
 def exit_now(code: int) -> None:
     """Exit without the interpreter's teardown (module cleanup, GC): several milliseconds of a short
     command. Everything whale-runc writes goes through os.write or closed files; stdio is flushed."""

@@ -12,6 +12,8 @@ import _signal  # not signal: its enums would cost every shim memory
 import os
 import threading
 
+from corelib import standby
+
 # Python ignores SIGPIPE (and SIGXFSZ); children must start with the default dispositions, as
 # they would under a Go shim, or `yes | head -1` in a container would see EPIPE instead of dying.
 DEFAULT_SIGNALS = (_signal.SIGPIPE, _signal.SIGXFSZ, _signal.SIGINT, _signal.SIGTERM)
@@ -37,20 +39,61 @@ class Reaper:
         self._spawned = threading.Condition(self._lock)
         self._generation = 0
         self._waiting: dict[int, _Exit] = {}
+        self._standbys: dict[str, tuple[int, object]] = {}  # binary: (pid, our end of its socket)
+        self._standby_pids: set[int] = set()  # standbys not (yet) given a command: their exits are ours
         self.on_exit = on_exit  # called as on_exit(pid, status) for exits nobody spawned-and-waits-for
 
     def start(self) -> None:
         threading.Thread(target=self._reap, name="reaper", daemon=True).start()
 
     def spawn(self, argv: list[str], fds: tuple[int, int, int], env: dict[str, str] | None = None) -> int:
-        """Start argv[0] (searched on PATH) with `fds` as its stdin, stdout and stderr."""
-        actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
+        """Start argv[0] (searched on PATH) with `fds` as its stdin, stdout and stderr: a standby of
+        it, if one waits, is given the command line instead."""
+        env = dict(os.environ) if env is None else env
         with self._lock:
-            pid = os.posix_spawnp(argv[0], argv, os.environ if env is None else env, file_actions=actions,
-                                  setsigdef=DEFAULT_SIGNALS, setsigmask=())
+            pid = self._give_standby(argv, fds, env)
+            if pid is None:
+                actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
+                pid = os.posix_spawnp(argv[0], argv, env, file_actions=actions, setsigdef=DEFAULT_SIGNALS,
+                                      setsigmask=())
             self._waiting[pid] = _Exit()
             self._generation += 1
             self._spawned.notify()
+        return pid
+
+    def prepare(self, binary: str) -> None:
+        """Start a standby of `binary` for its next command (corelib/standby.py), unless one waits.
+        Only whale-runc takes orders so; other binaries are always exec'd with their command line."""
+        if os.path.basename(binary) != "whale-runc" or not standby.enabled():
+            return
+        with self._lock:
+            if binary in self._standbys:
+                return
+            ours, theirs = standby.socketpair()
+            null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, null, 1),
+                       (os.POSIX_SPAWN_DUP2, theirs.fileno(), 3)]
+            try:
+                pid = os.posix_spawnp(binary, [binary], {**os.environ, standby.ENV: "3"}, file_actions=actions,
+                                      setsigdef=DEFAULT_SIGNALS, setsigmask=())
+            except OSError:
+                ours.close()
+                return
+            finally:
+                os.close(null)
+                theirs.close()
+            self._standbys[binary] = (pid, ours)
+            self._standby_pids.add(pid)
+            self._generation += 1
+            self._spawned.notify()
+
+    def _give_standby(self, argv: list[str], fds: tuple[int, int, int], env: dict[str, str]) -> int | None:
+        pid, sock = self._standbys.pop(argv[0], (0, None))
+        if sock is None:
+            return None
+        if not standby.give(sock, argv, env, os.getcwd(), fds):
+            return None  # gone or going: its exit is still ours to drop
+        self._standby_pids.discard(pid)
         return pid
 
     def wait(self, pid: int) -> int:
@@ -100,6 +143,13 @@ class Reaper:
 
     def _dispatch(self, pid: int, status: int) -> None:
         with self._lock:
+            if pid in self._standby_pids:  # idle too long: its binary is exec'd as usual next time
+                self._standby_pids.discard(pid)
+                for binary, (standby_pid, sock) in list(self._standbys.items()):
+                    if standby_pid == pid:
+                        del self._standbys[binary]
+                        sock.close()
+                return
             waiter = self._waiting.get(pid)
             if waiter is not None:
                 waiter.status = status

@@ -39,6 +39,10 @@ class ExitError(RuntimeFailure):
         self.status = status
 
 
+def default_command() -> str:
+    return os.environ.get(RUNTIME_ENV) or DEFAULT_RUNTIME
+
+
 def spawn_error(command: str, error: OSError) -> RuntimeFailure:
     """What Go's exec says when the runtime binary cannot be started."""
     if isinstance(error, FileNotFoundError) and "/" not in command:
@@ -51,10 +55,14 @@ class Runc:
                  tracer: ShimTracer | None = None):
         self.reaper = reaper
         self.tracer = tracer  # set when containerd traces this task: commands then carry TRACEPARENT
-        self.command = command or os.environ.get(RUNTIME_ENV) or DEFAULT_RUNTIME
+        self.command = command or default_command()
         self.root = root
         self.log = log
         self.systemd_cgroup = systemd_cgroup
+
+    def prepare(self) -> None:
+        """Have the runtime's interpreter started for the next command (whale-runc only)."""
+        self.reaper.prepare(self.command)
 
     def _argv(self, *args: str) -> list[str]:
         argv = [self.command, "--root", self.root, "--log", self.log, "--log-format", "json"]
@@ -81,6 +89,7 @@ class Runc:
 
     def start(self, id: str) -> None:
         self._run("start", id)
+        self.prepare()  # for the `delete` (or `kill`) to come: a short-lived container's is soon
 
     def kill(self, id: str, signal: int, all: bool = False) -> None:
         self._run("kill", *(["--all"] if all else []), id, str(signal))
@@ -118,6 +127,8 @@ class Runc:
                 pid = self.reaper.spawn(argv, (stdio[0], stdio[1], stdio[2]), env)
             except OSError as e:
                 raise spawn_error(argv[0], e) from None
+            if args[0] == "create":
+                self.prepare()  # for the `start` that follows, starting beside this create
             status = self.reaper.wait(pid)
         if status != 0:
             raise ExitError(status)

@@ -294,6 +294,8 @@ class TaskService:
             except errdefs.WhaleError as e:
                 log.error(f"failed to kill init's children: {e}")
         process.set_exited(status)
+        if process is container.init:
+            container.init.runtime.prepare()  # for the `delete` that follows an exit (if none waits)
         event = events.TaskExit(container_id=container.id, id=process.id, pid=process.pid, exit_status=status)
         set_timestamp(event.exited_at, process.exited_at)
         on_forwarded = None

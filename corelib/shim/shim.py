@@ -12,6 +12,7 @@ from corelib.api.containerd.runtime.v2.task import shim_pb2
 from corelib.shim import log
 from corelib.shim.events import Publisher
 from corelib.shim.reaper import Reaper
+from corelib.shim.runc import default_command
 from corelib.shim.service import TaskService
 from corelib.ttrpc.blocking import BlockingServer
 
@@ -37,6 +38,7 @@ def serve(namespace: str, id: str, socket_path: str = "", debug: bool = False) -
 
     service = TaskService(namespace, publisher, reaper, shutdown)
     reaper.start()
+    reaper.prepare(default_command())  # whale-runc's interpreter starts now, for the `create` to come
     server.register_service(shim_pb2.DESCRIPTOR.services_by_name["Task"], service)
     log.debug(f"serving api on socket (pid {os.getpid()})")
     server.serve(listener)

@@ -1,0 +1,133 @@
+"""Standby processes (corelib/standby.py): an interpreter started ahead of its command, given its command
+line, environment, directory and stdio later; the shim's reaper uses them for whale-runc only."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from corelib import standby
+from corelib.shim.reaper import Reaper
+
+REPO = Path(__file__).resolve().parents[2]
+ECHO_ORDER = ("import os, sys; sys.path.insert(0, {repo!r}); from corelib import standby;"
+              " standby.take_order(3, {idle});"
+              " print(sys.argv, os.getcwd(), os.environ.get('ORDERED'), os.environ.get('LEFT_BEHIND'));"
+              " sys.stderr.write('to stderr'); sys.exit(int(sys.argv[-1]))")
+
+
+@pytest.fixture
+def standby_child(tmp_path):
+    ours, theirs = standby.socketpair()
+    script = ECHO_ORDER.format(repo=str(REPO), idle=10.0)
+    pid = os.posix_spawn(sys.executable, [sys.executable, "-c", script], {**os.environ, "LEFT_BEHIND": "yes"},
+                         file_actions=[(os.POSIX_SPAWN_DUP2, theirs.fileno(), 3)])
+    theirs.close()
+    yield pid, ours
+    try:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+def test_a_standby_becomes_the_command_it_is_given(standby_child, tmp_path):
+    pid, sock = standby_child
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    null = os.open(os.devnull, os.O_RDONLY)
+    assert standby.give(sock, ["prog", "create", "7"], {"ORDERED": "yes", "PATH": os.environ["PATH"]}, str(tmp_path),
+                        (null, out_w, err_w))
+    for fd in (null, out_w, err_w):
+        os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    with os.fdopen(out_r) as out, os.fdopen(err_r) as err:
+        assert out.read().strip() == f"['prog', 'create', '7'] {tmp_path} yes None"
+        assert err.read() == "to stderr"
+    assert os.waitstatus_to_exitcode(status) == 7
+
+
+def test_an_idle_standby_leaves_quietly_and_a_late_order_is_refused():
+    ours, theirs = standby.socketpair()
+    pid = os.posix_spawn(sys.executable, [sys.executable, "-c", ECHO_ORDER.format(repo=str(REPO), idle=0.2)],
+                         dict(os.environ), file_actions=[(os.POSIX_SPAWN_DUP2, theirs.fileno(), 3)])
+    theirs.close()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        assert not standby.give(ours, ["prog", "0"], {}, "/", (null, null, null))
+    finally:
+        os.close(null)
+
+
+def test_a_standby_whose_spawner_is_gone_exits(standby_child):
+    pid, sock = standby_child
+    sock.close()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def whale_runc() -> str:
+    path = shutil.which("whale-runc") or str(Path(sys.executable).parent / "whale-runc")
+    if not os.path.exists(path):
+        pytest.skip("whale-runc is not installed (pip install -e .)")
+    return path
+
+
+def test_the_shims_reaper_gives_whale_runc_its_command_through_a_standby(tmp_path):
+    binary = whale_runc()
+    reaper = Reaper(on_exit=lambda pid, status: pytest.fail(f"exit of {pid} reached the task service"))
+    reaper.start()
+    reaper.prepare(binary)
+    standby_pid = reaper._standbys[binary][0]
+    out_r, out_w = os.pipe()
+    null = os.open(os.devnull, os.O_RDONLY)
+    pid = reaper.spawn([binary, "--root", str(tmp_path), "list", "--format", "json"], (null, out_w, out_w))
+    os.close(out_w)
+    os.close(null)
+    assert pid == standby_pid
+    assert reaper.wait(pid) == 0
+    with os.fdopen(out_r) as out:
+        assert out.read().strip() == "null"  # runc's empty list in JSON
+    plain = subprocess.run([binary, "--root", str(tmp_path), "list", "--format", "json"], capture_output=True,
+                           text=True)
+    assert plain.stdout.strip() == "null"
+
+
+def test_an_idle_whale_runc_standby_is_reaped_without_a_word(tmp_path):
+    binary = whale_runc()
+    exits = []
+    reaper = Reaper(on_exit=lambda pid, status: exits.append(pid))
+    reaper.start()
+    reaper.prepare(binary)
+    pid, sock = reaper._standbys[binary]
+    sock.close()  # as when the standby times out: its end sees nothing more
+    deadline = time.monotonic() + 30
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    assert not os.path.exists(f"/proc/{pid}")
+    assert exits == []
+    assert binary not in reaper._standbys
+
+
+def test_other_binaries_are_never_started_ahead(monkeypatch):
+    reaper = Reaper()
+    reaper.prepare("/usr/sbin/runc")
+    assert reaper._standbys == {}
+    monkeypatch.setenv(standby.DISABLE_ENV, "0")
+    reaper.prepare("whale-runc")
+    assert reaper._standbys == {}
+
+
+def test_standbys_can_be_turned_off_for_a_whole_stack(monkeypatch):
+    assert standby.enabled()
+    monkeypatch.setenv(standby.DISABLE_ENV, "0")
+    assert not standby.enabled()
