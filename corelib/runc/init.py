@@ -19,7 +19,7 @@ from corelib.runc.userns import running_in_user_ns
 
 def preload(cfg: ProcessConfig) -> object:
     """Import (and dlopen) now what the init needs later: once it is in a user namespace or inside the
-    container's filesystem, the interpreter's own files are out of reach. Returns libseccomp, if needed."""
+    container's filesystem, the interpreter's own files are out of reach. Returns the seccomp program, if any."""
     import fcntl  # noqa: F401
     import struct  # noqa: F401
 
@@ -43,7 +43,7 @@ def preload(cfg: ProcessConfig) -> object:
     if profile and (profile.get("defaultAction") or profile.get("syscalls")):
         from corelib.runc import seccomp
 
-        return seccomp.library()
+        return seccomp.program(profile, cfg.logger)
     return None
 
 
@@ -306,9 +306,10 @@ def set_names(spec: dict) -> None:
 
 
 def load_seccomp(profile: dict, cfg: ProcessConfig) -> None:
-    from corelib.runc import seccomp
-
-    seccomp.load(cfg.libseccomp, profile, cfg.logger)
+    try:
+        linux.seccomp_set_filter(cfg.seccomp_program or b"")
+    except OSError as e:
+        raise RuncError(f"error loading seccomp filter into kernel: {strerror(e.errno or 0)}") from None
 
 
 def finalize_namespace(cfg: ProcessConfig, env: dict) -> None:

@@ -118,6 +118,7 @@ _SYSCALLS = {
     "bpf": (321, 280),
     "mount_setattr": (442, 442),
     "close_range": (436, 436),
+    "seccomp": (317, 277),
 }
 _ARCH = 1 if os.uname().machine in ("aarch64", "arm64") else 0
 
@@ -140,6 +141,18 @@ def _b(s: str | None) -> bytes | None:
 
 
 CLOSE_RANGE_CLOEXEC = 4
+SECCOMP_SET_MODE_FILTER = 1
+
+
+def seccomp_set_filter(program: bytes) -> None:
+    """seccomp(SECCOMP_SET_MODE_FILTER, 0, &{len, filter}): a BPF program of 8-byte instructions."""
+    import sys
+
+    instructions = (c_char * len(program)).from_buffer_copy(program)
+    fprog = ((len(program) // 8).to_bytes(2, sys.byteorder) + bytes(6)
+             + _ctypes.addressof(instructions).to_bytes(8, sys.byteorder))
+    _check(_syscall("seccomp", c_uint(SECCOMP_SET_MODE_FILTER), c_uint(0), (c_char * 16).from_buffer_copy(fprog)),
+           "seccomp")
 
 
 def close_range(first: int, last: int, flags: int = 0) -> None:

@@ -91,7 +91,7 @@ class ProcessConfig:
         self.logger = None
         self.cgroupns = False
         self.init = True
-        self.libseccomp = None
+        self.seccomp_program: bytes | None = None  # compiled in stage 1
         unknown = set(fields) - set(vars(self))
         if unknown:
             raise TypeError(f"unknown process settings: {sorted(unknown)}")
@@ -144,7 +144,7 @@ def stage1(cfg: ProcessConfig, chan: Channel, body: str) -> None:
         linux.set_name("runc:[1:CHILD]")
         from corelib.runc import init
 
-        cfg.libseccomp = init.preload(cfg)  # while the interpreter's files are still within reach
+        cfg.seccomp_program = init.preload(cfg)  # while the interpreter's files are still within reach
         chan.expect("go")
         init.close_exec_from(3 + cfg.preserve_fds)  # while /proc/self/fd is the host's, before any setns
         join_namespaces(cfg.joined_namespaces())

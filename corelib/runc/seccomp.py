@@ -1,12 +1,18 @@
-"""`linux.seccomp` through libseccomp (libseccomp.so.2), loaded with ctypes only when a container has
-a profile. Rules follow runc: redundant ones (same action as the default) are skipped, unknown
-syscall names are ignored, and conditions on one argument index each become a rule of their own."""
+"""`linux.seccomp` through libseccomp (libseccomp.so.2, with ctypes). Rules follow runc: redundant ones
+(same action as the default) are skipped, unknown syscall names are ignored, and conditions on one
+argument index each become a rule of their own.
 
-from __future__ import annotations
+libseccomp compiles the profile into a BPF program, which the init loads with seccomp(2). Docker's
+default profile costs ~15 ms of ctypes calls to compile, for every container: so the program is kept
+in /run/whale-runc-seccomp (or $XDG_RUNTIME_DIR/whale-runc-seccomp), named by a hash of the profile and
+the kernel, and the next container with the same profile loads it as it is (libseccomp's export of
+exactly what seccomp_load would load). Not under --root: that holds containers only."""
 
-import ctypes
+import os
 
 from corelib.runc.errors import RuncError, strerror
+
+_CACHE_FORMAT = "1"
 
 ACTIONS = {
     "SCMP_ACT_KILL": 0x00000000, "SCMP_ACT_KILL_THREAD": 0x00000000, "SCMP_ACT_KILL_PROCESS": 0x80000000,
@@ -24,11 +30,6 @@ ARCHES = {
 }
 SCMP_FLTATR_CTL_NNP = 3
 EPERM = 1
-
-
-class _ArgCmp(ctypes.Structure):
-    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64),
-                ("datum_b", ctypes.c_uint64)]
 
 
 def validate(profile: dict | None) -> None:
@@ -61,41 +62,62 @@ def action_value(name: str, errno_ret: int | None) -> int:
     return value
 
 
-def library() -> ctypes.CDLL:
-    """libseccomp, opened while the runtime's filesystem is still in view."""
-    try:
-        lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
-    except OSError as e:
-        raise RuncError(f"seccomp: libseccomp.so.2 is not available: {e}") from None
-    lib.seccomp_init.restype = ctypes.c_void_p
-    lib.seccomp_init.argtypes = [ctypes.c_uint32]
-    lib.seccomp_arch_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
-    lib.seccomp_arch_resolve_name.restype = ctypes.c_uint32
-    lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
-    lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
-    lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint,
-                                           ctypes.POINTER(_ArgCmp)]
-    lib.seccomp_load.argtypes = [ctypes.c_void_p]
-    lib.seccomp_release.argtypes = [ctypes.c_void_p]
-    return lib
+def cache_dir() -> str:
+    if os.geteuid() == 0:
+        return "/run/whale-runc-seccomp"
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+    return os.path.join(runtime_dir, "whale-runc-seccomp") if runtime_dir else ""
 
 
-def version() -> str:
-    try:
-        lib = ctypes.CDLL("libseccomp.so.2")
-    except OSError:
+def cache_path(profile: dict) -> str:
+    """Where the program of `profile` is kept ("" where nothing is): named by the profile and the kernel."""
+    directory = cache_dir()
+    if not directory:
         return ""
-
-    class _Version(ctypes.Structure):
-        _fields_ = [("major", ctypes.c_uint), ("minor", ctypes.c_uint), ("micro", ctypes.c_uint)]
-
-    lib.seccomp_version.restype = ctypes.POINTER(_Version)
-    v = lib.seccomp_version().contents
-    return f"{v.major}.{v.minor}.{v.micro}"
+    key = _sha256(b"\0".join([json_bytes(profile), os.uname().release.encode(), os.uname().machine.encode(),
+                              _CACHE_FORMAT.encode()]))
+    return os.path.join(directory, f"{key}.bpf")
 
 
-def load(lib: ctypes.CDLL, profile: dict, logger=None) -> None:
-    """Build the filter for this process and load it into the kernel."""
+def program(profile: dict, logger=None) -> bytes:
+    """The BPF program of `profile`: from the cache, else compiled (and kept there)."""
+    path = cache_path(profile)
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        pass
+    code = compile_program(profile, logger)
+    if not path:
+        return code
+    try:
+        os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
+        tmp = f"{path}.{os.getpid()}"
+        with open(tmp, "wb") as f:
+            f.write(code)
+        os.rename(tmp, path)
+    except OSError:  # a read-only or foreign root: compile each time
+        pass
+    return code
+
+
+def json_bytes(value: object) -> bytes:
+    from corelib import jsonlite as json
+
+    return json.dumps(value).encode()
+
+
+def _sha256(data: bytes) -> str:
+    try:
+        from _sha256 import sha256  # the C core: hashlib would load OpenSSL
+    except ImportError:
+        from hashlib import sha256
+    return sha256(data).hexdigest()
+
+
+def compile_program(profile: dict, logger=None) -> bytes:
+    """Build the filter with libseccomp and export its BPF program (struct sock_filter[])."""
+    lib = library()
     default = action_value(profile["defaultAction"], profile.get("defaultErrnoRet"))
     ctx = lib.seccomp_init(default)
     if not ctx:
@@ -112,22 +134,86 @@ def load(lib: ctypes.CDLL, profile: dict, logger=None) -> None:
                 continue
             for name in call.get("names") or []:
                 _add_rule(lib, ctx, name, action, call.get("args") or [], logger)
-        _check(lib.seccomp_load(ctx), "error loading seccomp filter into kernel")
+        fd = os.memfd_create("seccomp-bpf", os.MFD_CLOEXEC)
+        try:
+            _check(lib.seccomp_export_bpf(ctx, fd), "error exporting seccomp filter")
+            os.lseek(fd, 0, os.SEEK_SET)
+            chunks = []
+            while chunk := os.read(fd, 1 << 16):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
     finally:
         lib.seccomp_release(ctx)
 
 
-def _add_rule(lib: ctypes.CDLL, ctx: int, name: str, action: int, args: list[dict], logger) -> None:
+def library():
+    """libseccomp, opened while the runtime's filesystem is still in view."""
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
+    except OSError as e:
+        raise RuncError(f"seccomp: libseccomp.so.2 is not available: {e}") from None
+    lib.seccomp_init.restype = ctypes.c_void_p
+    lib.seccomp_init.argtypes = [ctypes.c_uint32]
+    lib.seccomp_arch_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+    lib.seccomp_arch_resolve_name.restype = ctypes.c_uint32
+    lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
+    lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+    lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint,
+                                           ctypes.POINTER(_arg_cmp())]
+    lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.seccomp_release.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+def _arg_cmp():
+    """struct scmp_arg_cmp, made once ctypes is wanted."""
+    global _ArgCmp
+    if _ArgCmp is None:
+        import ctypes
+
+        class ArgCmp(ctypes.Structure):
+            _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64),
+                        ("datum_b", ctypes.c_uint64)]
+
+        _ArgCmp = ArgCmp
+    return _ArgCmp
+
+
+_ArgCmp = None
+
+
+def version() -> str:
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL("libseccomp.so.2")
+    except OSError:
+        return ""
+
+    class _Version(ctypes.Structure):
+        _fields_ = [("major", ctypes.c_uint), ("minor", ctypes.c_uint), ("micro", ctypes.c_uint)]
+
+    lib.seccomp_version.restype = ctypes.POINTER(_Version)
+    v = lib.seccomp_version().contents
+    return f"{v.major}.{v.minor}.{v.micro}"
+
+
+def _add_rule(lib, ctx: int, name: str, action: int, args: list[dict], logger) -> None:
     number = lib.seccomp_syscall_resolve_name(name.encode())
     if number < 0:
         if logger:
             logger.debug(f'unknown seccomp syscall "{name}" ignored')
         return
-    conditions = [_ArgCmp(a["index"], OPERATORS[a["op"]], a.get("value", 0), a.get("valueTwo", 0)) for a in args]
+    arg_cmp = _arg_cmp()
+    conditions = [arg_cmp(a["index"], OPERATORS[a["op"]], a.get("value", 0), a.get("valueTwo", 0)) for a in args]
     indexes = [a["index"] for a in args]
     groups = [[c] for c in conditions] if len(set(indexes)) != len(indexes) else [conditions]
     for group in groups:
-        array = (_ArgCmp * len(group))(*group)
+        array = (arg_cmp * len(group))(*group)
         ret = lib.seccomp_rule_add_array(ctx, action, number, len(group), array)
         _check(ret, f"error adding seccomp filter rule for syscall {name}")
 
