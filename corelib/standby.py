@@ -8,16 +8,22 @@ its argv, environment and working directory (JSON) with its stdin, stdout and st
 It takes them on and runs as if exec'd with them. It is still one process per command, the spawner's
 child, reaped for its exit status like any other; only when its interpreter started differs.
 
-No order within IDLE_TIMEOUT, or the spawner gone (EOF): the standby exits without a word. An order
-sent is never lost to that timeout: the standby shuts its socket for reading before it gives up, so
-a late order either is already queued (and is run) or fails to send (EPIPE) and the spawner starts
-the binary the usual way. Standard library only, without socket.py: whale-runc imports this."""
+The standby acknowledges the order before it acts on it, and the spawner counts the command as started
+only on that acknowledgement: a standby that is gone, or a binary that never was one (a wrapper that
+ignores WHALE_STANDBY_FD and exits), answers EOF instead, and the spawner starts the binary the usual
+way. Neither side can be left believing the other: whoever gives up first shuts its socket for
+reading, then looks once more for what may already be queued (the other side's send fails from then
+on). No order within IDLE_TIMEOUT, or the spawner gone: the standby exits without a word. Standard
+library only, without socket.py: whale-runc imports this."""
 
 import os
 
 ENV = "WHALE_STANDBY_FD"
+IDLE_ENV = "WHALE_STANDBY_IDLE"  # seconds a standby waits for its order; 0: as long as its spawner lives
 DISABLE_ENV = "WHALE_STANDBY"  # "0": never start standbys (to time or watch the plain exec path)
 IDLE_TIMEOUT = 10.0
+ACK_TIMEOUT = 10.0  # how long a spawner waits for a standby still starting to take its order
+_ACK = b"taken"
 _MAX_ORDER = 1 << 20
 
 
@@ -32,50 +38,100 @@ def socketpair():
     return _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET, 0)
 
 
-def give(sock, argv: list[str], env: dict[str, str], cwd: str, stdio: tuple[int, int, int]) -> bool:
-    """Send one order to a standby; False if it is gone (or going), so the caller execs as usual."""
+def send(sock, message: dict, fds: tuple[int, ...] = ()) -> bool:
+    """One JSON message, with descriptors, over a seqpacket socket; False if the peer is gone."""
     import _socket
     import sys
 
     from corelib import jsonlite as json
 
-    order = json.dumps({"argv": argv, "env": env, "cwd": cwd}).encode()
-    fds = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in stdio)
+    data = json.dumps(message).encode()
+    rights = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
     try:
-        sock.sendmsg([order], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
+        sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)] if rights else [])
     except OSError:
         return False
-    finally:
-        sock.close()
     return True
 
 
-def take_order(fd: int, idle_timeout: float = IDLE_TIMEOUT) -> None:
+def receive(sock) -> tuple[dict | None, list[int]]:
+    """The next message and its descriptors; (None, []) at EOF (or with nothing queued, non-blocking)."""
+    import _socket
+    import sys
+
+    from corelib import jsonlite as json
+
+    try:
+        data, ancillary, _, _ = sock.recvmsg(_MAX_ORDER, _socket.CMSG_SPACE(8 * 4))
+    except OSError:
+        return None, []
+    fds = [int.from_bytes(payload[i:i + 4], sys.byteorder, signed=True)
+           for level, kind, payload in ancillary if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS
+           for i in range(0, len(payload) - 3, 4)]
+    if not data:
+        for fd in fds:
+            os.close(fd)
+        return None, []
+    return json.loads(data), fds
+
+
+def give(sock, argv: list[str], env: dict[str, str], cwd: str, stdio: tuple[int, int, int] | None = None,
+         timeout: float = ACK_TIMEOUT) -> bool:
+    """Send one order to a standby and wait for it to be taken; False if it was not (the standby is gone,
+    or never was one), so the caller execs as usual. Without `stdio`, the standby keeps the stdin,
+    stdout and stderr it was started with."""
+    try:
+        return send(sock, {"argv": argv, "env": env, "cwd": cwd}, stdio or ()) and _answer(sock, timeout) == _ACK
+    finally:
+        sock.close()
+
+
+def _send_ack(sock) -> bool:
+    try:
+        sock.send(_ACK)
+    except OSError:  # the spawner gave up waiting, and starts the binary itself
+        return False
+    return True
+
+
+def _answer(sock, timeout: float) -> bytes:
+    import _socket
+    import select
+
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    if not poller.poll(int(timeout * 1000)):
+        sock.shutdown(_socket.SHUT_RD)
+        sock.setblocking(False)
+    try:
+        return sock.recv(16)
+    except OSError:
+        return b""
+
+
+def take_order(fd: int | None = None, idle_timeout: float | None = None) -> None:
     """In the standby: wait for the order and become that command (argv, environment, directory,
-    stdio), or exit. Returns with sys.argv set."""
+    stdio), or exit. Returns with sys.argv set. By default the socket's fd and the idle timeout come
+    from the environment the standby was started with."""
     import _socket
     import select
     import sys
 
-    from corelib import jsonlite as json
-
+    if fd is None:
+        fd = int(os.environ.pop(ENV))
+    if idle_timeout is None:
+        idle_timeout = float(os.environ.pop(IDLE_ENV, IDLE_TIMEOUT))
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET, 0, fd)
     poller = select.poll()
     poller.register(fd, select.POLLIN)
-    if not poller.poll(int(idle_timeout * 1000)):
+    if not poller.poll(int(idle_timeout * 1000) if idle_timeout > 0 else -1):
         sock.shutdown(_socket.SHUT_RD)
         sock.setblocking(False)
-    try:
-        data, ancillary, _, _ = sock.recvmsg(_MAX_ORDER, _socket.CMSG_SPACE(3 * 4))
-    except OSError:
-        data, ancillary = b"", []
+    order, fds = receive(sock)
+    taken = order is not None and len(fds) in (0, 3) and _send_ack(sock)
     sock.close()
-    fds = [int.from_bytes(payload[i:i + 4], sys.byteorder, signed=True)
-           for level, kind, payload in ancillary if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS
-           for i in range(0, len(payload) - 3, 4)]
-    if not data or len(fds) != 3:
+    if not taken:
         os._exit(0)
-    order = json.loads(data)
     for target, received in enumerate(fds):
         os.dup2(received, target)
     for received in fds:
@@ -85,4 +141,3 @@ def take_order(fd: int, idle_timeout: float = IDLE_TIMEOUT) -> None:
     os.environ.clear()
     os.environ.update(order["env"])
     sys.argv = order["argv"]
-

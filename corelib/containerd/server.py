@@ -25,6 +25,7 @@ from corelib.containerd.metadata.images import ImageStore
 from corelib.containerd.metadata.leases import LeaseStore
 from corelib.containerd.metadata.namespaces import NamespaceStore
 from corelib.containerd.metadata.snapshots import SnapshotStore
+from corelib.containerd.runtime.v2.binary import spares as spare_shims
 from corelib.containerd.runtime.v2.manager import TaskManager
 from corelib.containerd.services import serve_errors
 from corelib.containerd.services.containers import ContainersService
@@ -148,6 +149,7 @@ class Containerd:
         if self._gc_pending is not None:
             self._gc_pending.cancel()
         await self.tasks.detach_all()
+        await spare_shims.close()
         if self.ttrpc_server is not None:
             await self.ttrpc_server.shutdown(grace=1)
         with contextlib.suppress(FileNotFoundError):

@@ -157,9 +157,6 @@ def check_args(name: str, args: list[str], least: int, most: int | None) -> None
 def standby() -> None:
     """Started ahead of its command by a shim (corelib/standby.py): import what `create` needs, the
     command that follows a shim's start, then wait for the command line and become that command."""
-    from corelib import standby as orders
-
-    fd = int(os.environ.pop(orders.ENV))
     import _socket  # noqa: F401
     import fcntl  # noqa: F401
     import struct  # noqa: F401
@@ -167,8 +164,9 @@ def standby() -> None:
     import corelib.runc.commands.create  # noqa: F401
     import corelib.runc.init  # noqa: F401
     import corelib.runc.launch  # noqa: F401
+    from corelib import standby as orders
 
-    orders.take_order(fd)
+    orders.take_order()
 
 
 def exit_now(code: int) -> None:

@@ -52,6 +52,10 @@ def parse_flags(args: list[str]) -> tuple[dict[str, str | bool], str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and "WHALE_STANDBY_FD" in os.environ:  # started ahead of its task (corelib/standby.py)
+        from corelib.shim import manager
+
+        manager.standby()
     try:
         flags, action = parse_flags(sys.argv[1:] if argv is None else argv)
     except FlagError as e:

@@ -23,6 +23,7 @@ except ImportError:  # Python 3.12 and later
 SOCKET_ROOT = "/run/containerd/s"
 LISTEN_FD = 3
 SERVER_ARENAS = 2  # what MALLOC_ARENA_MAX would give it: a few threads, each with its own arena else
+_standby_server: tuple[int, object] | None = None  # (pid, channel) of a server forked ahead of its task
 
 
 def socket_address(containerd_address: str, namespace: str, id: str) -> str:
@@ -100,6 +101,10 @@ def remove_socket(address: str) -> None:
 
 def fork_server(sock: _socket.socket, namespace: str, id: str, containerd_address: str, debug: bool) -> int:
     """The server's pid; in the child, the server itself, which never returns from here."""
+    if _standby_server is not None:
+        pid = hand_over(sock, namespace, id, containerd_address, debug)
+        if pid:
+            return pid
     pid = os.fork()
     if pid:
         return pid
@@ -116,6 +121,88 @@ def fork_server(sock: _socket.socket, namespace: str, id: str, containerd_addres
             os.write(2, f"shim server: {e!r}\n".encode())
     finally:
         os._exit(status)
+
+
+def standby() -> None:
+    """Started ahead of a task by whale-containerd (corelib/standby.py): fork the server now, with its
+    imports done and whale-runc's own standby started for the task's `create`; then wait for the
+    order, `start`'s command line, whose fork_server hands that server its socket and task."""
+    global _standby_server
+    from corelib import standby as orders
+    from corelib.shim import leanproto
+
+    leanproto.install()
+    import corelib.shim.shim  # noqa: F401 - the server's imports, shared with it by the fork
+
+    order_fd = int(os.environ[orders.ENV])
+    ours, theirs = orders.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            os.close(order_fd)
+            ours.close()
+            status = serve_when_told(theirs)
+        except BaseException as e:  # noqa: BLE001 - this process must never return into `start`
+            with contextlib.suppress(OSError):
+                os.write(2, f"shim server: {e!r}\n".encode())
+        finally:
+            os._exit(status)
+    theirs.close()
+    _standby_server = (pid, ours)
+    orders.take_order()  # exits when whale-containerd goes: the server then reads EOF and exits too
+
+
+def serve_when_told(channel) -> int:
+    """The standby's server: detached as a forked server is, its reaper running and a whale-runc standby
+    started; then the task (namespace, id, environment, directory) and the listening socket arrive."""
+    from corelib import standby as orders
+    from corelib.shim import libc
+    from corelib.shim.reaper import Reaper
+    from corelib.shim.runc import STANDBYS, default_command
+
+    os.setpgid(0, 0)
+    libc.set_child_subreaper()
+    libc.set_arena_max(SERVER_ARENAS)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):  # none of whale-containerd's pipes: it reads `start`'s stdout to its end
+        os.dup2(null, fd)
+    if null != LISTEN_FD:  # hold fd 3 for the listener, so no socket of the reaper's is given that number
+        os.dup2(null, LISTEN_FD)
+        os.close(null)
+    os.environ.pop(orders.ENV, None)  # whale-runc's standby may wait as long as this server does
+    reaper = Reaper()
+    reaper.start()
+    reaper.prepare(default_command(), STANDBYS)
+    task, fds = orders.receive(channel)
+    channel.close()
+    if task is None or len(fds) != 1:
+        return 0
+    os.dup2(fds[0], LISTEN_FD)
+    if fds[0] != LISTEN_FD:
+        os.close(fds[0])
+    os.chdir(task["cwd"])
+    os.environ.clear()
+    os.environ.update(task["env"])
+    retitle(["-m", "corelib.shim.main", "-namespace", task["namespace"], "-id", task["id"], "-address",
+             task["address"], *(["-debug"] if task["debug"] else [])])
+    from corelib.shim.shim import serve
+
+    return serve(task["namespace"], task["id"], debug=task["debug"], reaper=reaper)
+
+
+def hand_over(sock: _socket.socket, namespace: str, id: str, containerd_address: str, debug: bool) -> int:
+    """Give the standby's server its task; its pid, or 0 if it is gone (fork one as usual)."""
+    global _standby_server
+    from corelib import standby as orders
+
+    pid, channel = _standby_server
+    _standby_server = None
+    task = {"namespace": namespace, "id": id, "address": containerd_address, "debug": debug,
+            "env": dict(os.environ), "cwd": os.getcwd()}
+    sent = orders.send(channel, task, (sock.fileno(),))
+    channel.close()
+    return pid if sent else 0
 
 
 def detach(sock: _socket.socket) -> None:

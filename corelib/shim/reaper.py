@@ -39,7 +39,7 @@ class Reaper:
         self._spawned = threading.Condition(self._lock)
         self._generation = 0
         self._waiting: dict[int, _Exit] = {}
-        self._standbys: dict[str, tuple[int, object]] = {}  # binary: (pid, our end of its socket)
+        self._standbys: dict[str, list[tuple[int, object]]] = {}  # binary: [(pid, our end of its socket)]
         self._standby_pids: set[int] = set()  # standbys not (yet) given a command: their exits are ours
         self.on_exit = on_exit  # called as on_exit(pid, status) for exits nobody spawned-and-waits-for
 
@@ -48,53 +48,68 @@ class Reaper:
 
     def spawn(self, argv: list[str], fds: tuple[int, int, int], env: dict[str, str] | None = None) -> int:
         """Start argv[0] (searched on PATH) with `fds` as its stdin, stdout and stderr: a standby of
-        it, if one waits, is given the command line instead."""
+        it, if one waits and takes the command line, else a new process."""
         env = dict(os.environ) if env is None else env
+        pid = self._give_standby(argv, fds, env)
+        if pid is not None:
+            return pid
+        actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
         with self._lock:
-            pid = self._give_standby(argv, fds, env)
-            if pid is None:
-                actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
-                pid = os.posix_spawnp(argv[0], argv, env, file_actions=actions, setsigdef=DEFAULT_SIGNALS,
-                                      setsigmask=())
+            pid = os.posix_spawnp(argv[0], argv, env, file_actions=actions, setsigdef=DEFAULT_SIGNALS,
+                                  setsigmask=())
             self._waiting[pid] = _Exit()
             self._generation += 1
             self._spawned.notify()
         return pid
 
-    def prepare(self, binary: str) -> None:
-        """Start a standby of `binary` for its next command (corelib/standby.py), unless one waits.
-        Only whale-runc takes orders so; other binaries are always exec'd with their command line."""
+    def prepare(self, binary: str, count: int = 1) -> None:
+        """Have `count` standbys of `binary` wait for its next commands (corelib/standby.py). Only
+        whale-runc takes orders so; other binaries are always exec'd with their command line."""
         if os.path.basename(binary) != "whale-runc" or not standby.enabled():
             return
+        binary = _resolve(binary)
         with self._lock:
-            if binary in self._standbys:
-                return
-            ours, theirs = standby.socketpair()
-            null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-            actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, null, 1),
-                       (os.POSIX_SPAWN_DUP2, theirs.fileno(), 3)]
-            try:
-                pid = os.posix_spawnp(binary, [binary], {**os.environ, standby.ENV: "3"}, file_actions=actions,
-                                      setsigdef=DEFAULT_SIGNALS, setsigmask=())
-            except OSError:
-                ours.close()
-                return
-            finally:
-                os.close(null)
-                theirs.close()
-            self._standbys[binary] = (pid, ours)
-            self._standby_pids.add(pid)
-            self._generation += 1
-            self._spawned.notify()
+            while len(self._standbys.get(binary, ())) < count and self._spawn_standby(binary):
+                pass
+
+    def _spawn_standby(self, binary: str) -> bool:
+        """Under the lock: one more standby of `binary`; False if it cannot be started."""
+        ours, theirs = standby.socketpair()
+        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, null, 1),
+                   (os.POSIX_SPAWN_DUP2, theirs.fileno(), 3)]
+        try:
+            pid = os.posix_spawnp(binary, [binary], {**os.environ, standby.ENV: "3"}, file_actions=actions,
+                                  setsigdef=DEFAULT_SIGNALS, setsigmask=())
+        except OSError:
+            ours.close()
+            return False
+        finally:
+            os.close(null)
+            theirs.close()
+        self._standbys.setdefault(binary, []).append((pid, ours))
+        self._standby_pids.add(pid)
+        self._generation += 1
+        self._spawned.notify()
+        return True
 
     def _give_standby(self, argv: list[str], fds: tuple[int, int, int], env: dict[str, str]) -> int | None:
-        pid, sock = self._standbys.pop(argv[0], (0, None))
-        if sock is None:
-            return None
-        if not standby.give(sock, argv, env, os.getcwd(), fds):
-            return None  # gone or going: its exit is still ours to drop
-        self._standby_pids.discard(pid)
-        return pid
+        """The pid of a standby that took this command line, or None. Its waiter is in place before the
+        order goes, so its exit, however soon, is the command's."""
+        with self._lock:
+            waiting = self._standbys.get(_resolve(argv[0])) if self._standbys else None
+            if not waiting:
+                return None
+            pid, sock = waiting.pop(0)
+            self._standby_pids.discard(pid)
+            self._waiting[pid] = waiter = _Exit()
+        if standby.give(sock, argv, env, os.getcwd(), fds):
+            return pid
+        with self._lock:  # gone, or never a standby: what it does now is none of the command's
+            del self._waiting[pid]
+            if not waiter.done.is_set():
+                self._standby_pids.add(pid)
+        return None
 
     def wait(self, pid: int) -> int:
         """The exit status of a child started with spawn()."""
@@ -145,9 +160,9 @@ class Reaper:
         with self._lock:
             if pid in self._standby_pids:  # idle too long: its binary is exec'd as usual next time
                 self._standby_pids.discard(pid)
-                for binary, (standby_pid, sock) in list(self._standbys.items()):
-                    if standby_pid == pid:
-                        del self._standbys[binary]
+                for waiting in self._standbys.values():
+                    for standby_pid, sock in [w for w in waiting if w[0] == pid]:
+                        waiting.remove((standby_pid, sock))
                         sock.close()
                 return
             waiter = self._waiting.get(pid)
@@ -157,6 +172,17 @@ class Reaper:
                 return
         if self.on_exit is not None:
             self.on_exit(pid, status)
+
+
+def _resolve(binary: str) -> str:
+    """The file a command name runs, as posix_spawnp finds it (so `whale-runc` and its path are one)."""
+    if "/" in binary:
+        return os.path.abspath(binary)
+    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        path = os.path.join(directory or ".", binary)
+        if os.access(path, os.X_OK) and not os.path.isdir(path):
+            return os.path.abspath(path)
+    return binary
 
 
 def _read_all(fd: int) -> bytes:

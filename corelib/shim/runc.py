@@ -14,9 +14,13 @@ from corelib.shim.reaper import Reaper
 from corelib.trace.span import NO_SPAN
 
 RUNC_ROOT = "/run/containerd/runc"
-# The runtime when the options name none: whale-runc, or $WHALE_SHIM_RUNTIME (inherited from containerd).
+# The runtime when the options name none: $WHALE_SHIM_RUNTIME (inherited from containerd), else whale-runc
+# on PATH, else the whale-runc installed beside this shim.
 DEFAULT_RUNTIME = "whale-runc"
 RUNTIME_ENV = "WHALE_SHIM_RUNTIME"
+# whale-runc interpreters kept started ahead (corelib/standby.py): a short-lived container's create, start
+# and delete follow each other within ~100 ms, and one takes ~30 ms to start on a busy machine.
+STANDBYS = 2
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,7 +44,15 @@ class ExitError(RuntimeFailure):
 
 
 def default_command() -> str:
-    return os.environ.get(RUNTIME_ENV) or DEFAULT_RUNTIME
+    if os.environ.get(RUNTIME_ENV):
+        return os.environ[RUNTIME_ENV]
+    import shutil
+    import sys
+
+    beside = os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), DEFAULT_RUNTIME)
+    if not shutil.which(DEFAULT_RUNTIME) and os.access(beside, os.X_OK):
+        return beside
+    return DEFAULT_RUNTIME
 
 
 def spawn_error(command: str, error: OSError) -> RuntimeFailure:
@@ -60,9 +72,9 @@ class Runc:
         self.log = log
         self.systemd_cgroup = systemd_cgroup
 
-    def prepare(self) -> None:
-        """Have the runtime's interpreter started for the next command (whale-runc only)."""
-        self.reaper.prepare(self.command)
+    def prepare(self, count: int = 1) -> None:
+        """Have the runtime's interpreter started for the next `count` commands (whale-runc only)."""
+        self.reaper.prepare(self.command, count)
 
     def _argv(self, *args: str) -> list[str]:
         argv = [self.command, "--root", self.root, "--log", self.log, "--log-format", "json"]
@@ -89,7 +101,6 @@ class Runc:
 
     def start(self, id: str) -> None:
         self._run("start", id)
-        self.prepare()  # for the `delete` (or `kill`) to come: a short-lived container's is soon
 
     def kill(self, id: str, signal: int, all: bool = False) -> None:
         self._run("kill", *(["--all"] if all else []), id, str(signal))
@@ -128,7 +139,7 @@ class Runc:
             except OSError as e:
                 raise spawn_error(argv[0], e) from None
             if args[0] == "create":
-                self.prepare()  # for the `start` that follows, starting beside this create
+                self.prepare(STANDBYS)  # for `start` and `delete`, starting beside this create
             status = self.reaper.wait(pid)
         if status != 0:
             raise ExitError(status)

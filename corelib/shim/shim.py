@@ -12,14 +12,15 @@ from corelib.api.containerd.runtime.v2.task import shim_pb2
 from corelib.shim import log
 from corelib.shim.events import Publisher
 from corelib.shim.reaper import Reaper
-from corelib.shim.runc import default_command
+from corelib.shim.runc import STANDBYS, default_command
 from corelib.shim.service import TaskService
 from corelib.ttrpc.blocking import BlockingServer
 
 LISTEN_FD = 3
 
 
-def serve(namespace: str, id: str, socket_path: str = "", debug: bool = False) -> int:
+def serve(namespace: str, id: str, socket_path: str = "", debug: bool = False, reaper: Reaper | None = None) -> int:
+    """Serve the task service; `reaper` when one is already running (a standby's server, see manager)."""
     open_log()
     log.configure(debug, runtime="io.containerd.whale.v2", namespace=namespace, id=id)
     for sig in (_signal.SIGINT, _signal.SIGTERM):  # the Go shim ignores these too: only Shutdown ends it
@@ -27,7 +28,8 @@ def serve(namespace: str, id: str, socket_path: str = "", debug: bool = False) -
     listener = _socket.socket(fileno=LISTEN_FD) if not socket_path else _listen(socket_path)
 
     server = BlockingServer(log=log.error)
-    reaper = Reaper()
+    ready = reaper is not None
+    reaper = reaper or Reaper()
     publisher = Publisher(os.environ.get("TTRPC_ADDRESS", ""), namespace)
     stopping = threading.Event()
 
@@ -37,8 +39,9 @@ def serve(namespace: str, id: str, socket_path: str = "", debug: bool = False) -
             threading.Thread(target=server.shutdown, daemon=True).start()
 
     service = TaskService(namespace, publisher, reaper, shutdown)
-    reaper.start()
-    reaper.prepare(default_command())  # whale-runc's interpreter starts now, for the `create` to come
+    if not ready:
+        reaper.start()
+        reaper.prepare(default_command(), STANDBYS)  # whale-runc's interpreter starts now, for the `create` to come
     server.register_service(shim_pb2.DESCRIPTOR.services_by_name["Task"], service)
     log.debug(f"serving api on socket (pid {os.getpid()})")
     server.serve(listener)

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -81,41 +80,53 @@ def whale_runc() -> str:
     return path
 
 
+def in_own_process(code: str, **values: str) -> None:
+    """A Reaper waits for any child of its process: it gets a process of its own, not pytest's."""
+    prelude = f"import os, sys, time; sys.path.insert(0, {str(REPO)!r}); from corelib.shim.reaper import Reaper\n"
+    result = subprocess.run([sys.executable, "-c", prelude + code.format(**values)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
 def test_the_shims_reaper_gives_whale_runc_its_command_through_a_standby(tmp_path):
-    binary = whale_runc()
-    reaper = Reaper(on_exit=lambda pid, status: pytest.fail(f"exit of {pid} reached the task service"))
-    reaper.start()
-    reaper.prepare(binary)
-    standby_pid = reaper._standbys[binary][0]
-    out_r, out_w = os.pipe()
-    null = os.open(os.devnull, os.O_RDONLY)
-    pid = reaper.spawn([binary, "--root", str(tmp_path), "list", "--format", "json"], (null, out_w, out_w))
-    os.close(out_w)
-    os.close(null)
-    assert pid == standby_pid
-    assert reaper.wait(pid) == 0
-    with os.fdopen(out_r) as out:
-        assert out.read().strip() == "null"  # runc's empty list in JSON
-    plain = subprocess.run([binary, "--root", str(tmp_path), "list", "--format", "json"], capture_output=True,
+    in_own_process("""
+exits = []
+reaper = Reaper(on_exit=lambda pid, status: exits.append(pid))
+reaper.start()
+reaper.prepare({binary!r}, 2)
+standby_pids = [pid for pid, _ in reaper._standbys[{binary!r}]]
+assert len(standby_pids) == 2
+out_r, out_w = os.pipe()
+null = os.open(os.devnull, os.O_RDONLY)
+pid = reaper.spawn([{binary!r}, "--root", {root!r}, "list", "--format", "json"], (null, out_w, out_w))
+os.close(out_w)
+assert pid == standby_pids[0], (pid, standby_pids)
+assert reaper.wait(pid) == 0
+assert os.read(out_r, 100).strip() == b"null", "runc's empty list in JSON"
+assert [p for p, _ in reaper._standbys[{binary!r}]] == standby_pids[1:]
+assert exits == []
+""", binary=whale_runc(), root=str(tmp_path))
+    plain = subprocess.run([whale_runc(), "--root", str(tmp_path), "list", "--format", "json"], capture_output=True,
                            text=True)
     assert plain.stdout.strip() == "null"
 
 
-def test_an_idle_whale_runc_standby_is_reaped_without_a_word(tmp_path):
-    binary = whale_runc()
-    exits = []
-    reaper = Reaper(on_exit=lambda pid, status: exits.append(pid))
-    reaper.start()
-    reaper.prepare(binary)
-    pid, sock = reaper._standbys[binary]
-    sock.close()  # as when the standby times out: its end sees nothing more
-    deadline = time.monotonic() + 30
-    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.2)
-    assert not os.path.exists(f"/proc/{pid}")
-    assert exits == []
-    assert binary not in reaper._standbys
+def test_an_idle_whale_runc_standby_is_reaped_without_a_word():
+    in_own_process("""
+exits = []
+reaper = Reaper(on_exit=lambda pid, status: exits.append(pid))
+reaper.start()
+reaper.prepare({binary!r})
+[(pid, sock)] = reaper._standbys[{binary!r}]
+sock.close()  # as when the standby times out: its end sees nothing more
+deadline = time.monotonic() + 30
+while reaper._standbys[{binary!r}] and time.monotonic() < deadline:
+    time.sleep(0.05)
+assert reaper._standbys[{binary!r}] == []
+assert not os.path.exists(f"/proc/{{pid}}")
+time.sleep(0.1)
+assert exits == []
+""", binary=whale_runc())
 
 
 def test_other_binaries_are_never_started_ahead(monkeypatch):

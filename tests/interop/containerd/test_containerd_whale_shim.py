@@ -43,3 +43,56 @@ def test_detached_task_survives_a_restart_of_whale_containerd(whale):
     whale.ctr("task", "delete", "ours-detached")
     whale.ctr("containers", "rm", "ours-detached")
     no_bundles_left(whale)
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    if int(f.read().rsplit(b")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def standbys(pid: int) -> list[int]:
+    """Children of `pid` started ahead of their command (corelib/standby.py)."""
+    found = []
+    for child in children(pid):
+        try:
+            with open(f"/proc/{child}/environ", "rb") as f:
+                if b"\0WHALE_STANDBY_FD=" in b"\0" + f.read():
+                    found.append(child)
+        except OSError:
+            continue
+    return found
+
+
+def cmdline(pid: int) -> bytes:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read()
+
+
+def test_the_next_task_takes_the_spare_shim_whose_server_is_ready(whale):
+    """Once a task of our shim is torn down, whale-containerd keeps a spare of it: `start` started ahead,
+    with its server forked and whale-runc's standbys waiting. The next task's `start` is that spare."""
+    whale.ctr("run", "--rm", "--runtime", RUNTIME, IMAGE, "ours-first", "true")
+    spare = wait_for(lambda: standbys(whale.proc.pid), message="a spare shim after the first task")[0]
+    server = wait_for(lambda: children(spare), message="the spare's server")[0]
+    runc_standbys = wait_for(lambda: len(standbys(server)) == 2 and standbys(server), message="whale-runc standbys")
+    assert all(cmdline(p).endswith(b"whale-runc\0") for p in runc_standbys)
+    whale.ctr("run", "-d", "--runtime", RUNTIME, IMAGE, "ours-spare", "sleep", "1000")
+    try:
+        assert not os.path.exists(f"/proc/{spare}")  # it was the task's `start`, and has exited
+        assert b"ours-spare" in cmdline(server)  # its server serves the task
+        assert whale.ctr("task", "exec", "--exec-id", "probe", "ours-spare", "echo", "served").stdout == "served\n"
+        assert not any(os.path.exists(f"/proc/{p}") for p in runc_standbys)  # they were create and start
+    finally:
+        whale.ctr("task", "kill", "-s", "SIGKILL", "ours-spare")
+        wait_for(lambda: task_status(whale, "ours-spare") == "STOPPED", message="the task to stop")
+        whale.ctr("task", "delete", "ours-spare")
+        whale.ctr("containers", "rm", "ours-spare")
+    no_bundles_left(whale)

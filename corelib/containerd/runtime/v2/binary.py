@@ -5,6 +5,7 @@ of the long-lived shim it leaves behind) and `... -id ID -bundle B delete` (whic
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -12,6 +13,7 @@ import stat
 import sys
 from dataclasses import dataclass
 
+from corelib import standby
 from corelib.api.containerd.runtime.v2.task import shim_pb2
 from corelib.containerd.runtime.v2.bundle import Bundle
 from corelib.errdefs import InvalidArgument, WhaleError
@@ -21,6 +23,7 @@ log = logging.getLogger("whale-containerd.runtime")
 SHIM_BINARY_FORMAT = "containerd-shim-{}-{}"
 CLEANUP_TIMEOUT = 5.0
 _resolved: dict[str, str] = {}
+STANDBY_SHIM = "containerd-shim-whale-v2"  # the one shim that takes its `start` as a standby's order
 
 
 def binary_name(runtime: str) -> str:
@@ -80,15 +83,21 @@ class ShimBinary:
         """Run `start`; return the address the new shim serves on."""
         args = ["-id", self.bundle.id, *(["-debug"] if self.debug else []), "start"]
         argv, env = self._command(args)
-        proc = await asyncio.create_subprocess_exec(
-            *argv, cwd=self.bundle.path, env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, process_group=0)
+        proc = await spares.take(self.runtime, argv, env, str(self.bundle.path))
+        if proc is None:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, cwd=self.bundle.path, env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT, process_group=0)
         out, _ = await proc.communicate(options)
         text = out.decode(errors="replace").strip()
         if proc.returncode != 0:
             raise WhaleError(f"start failed: {text}: exit status {proc.returncode}")
         (self.bundle.path / "shim-binary-path").write_text(self.runtime)
         return text
+
+    def prepare_spare(self) -> None:
+        """A spare shim for this binary's next task (SpareShims), if it takes one."""
+        spares.prepare(self.runtime, self._command([])[1])
 
     async def delete(self) -> shim_pb2.DeleteResponse:
         """Run `delete` (after the shim is gone), then remove the bundle."""
@@ -110,6 +119,65 @@ class ShimBinary:
         response = shim_pb2.DeleteResponse.FromString(out)
         await asyncio.to_thread(self.bundle.delete)  # filesystem work that can take a while: not on the loop
         return response
+
+
+class SpareShims:
+    """One standby of our shim per binary (corelib/standby.py), started once a task of that binary is torn
+    down (not while it runs: on two cores its start-up would slow that task's own end), for the next one:
+    its interpreter, imports and server (with whale-runc's standbys) ready, it is given `start`'s command
+    line, environment and directory instead of being exec'd with them. Its stdio is the same as an exec'd
+    `start` gets. The first task of a binary, and every other shim, is exec'd as usual."""
+
+    def __init__(self) -> None:
+        self._spares: dict[str, tuple[asyncio.subprocess.Process, object]] = {}
+        self._starting: set[str] = set()
+
+    async def take(self, runtime: str, argv: list[str], env: dict[str, str], cwd: str):
+        spare = self._spares.pop(runtime, None)
+        if spare is None:
+            return None
+        proc, sock = spare
+        if proc.returncode is None and await asyncio.to_thread(standby.give, sock, argv, env, cwd):
+            return proc
+        with contextlib.suppress(ProcessLookupError):  # not a standby after all: it must not linger
+            proc.kill()
+        return None
+
+    def prepare(self, runtime: str, env: dict[str, str]) -> None:
+        if (os.path.basename(runtime) != STANDBY_SHIM or not standby.enabled() or runtime in self._spares
+                or runtime in self._starting):
+            return
+        self._starting.add(runtime)
+        asyncio.get_running_loop().create_task(self._spawn(runtime, env))
+
+    async def _spawn(self, runtime: str, env: dict[str, str]) -> None:
+        ours, theirs = standby.socketpair()
+        try:
+            # `standby` and blank room: the server's title, the task's flags, is written over these later
+            proc = await asyncio.create_subprocess_exec(
+                runtime, "standby", " " * 512, env={**env, standby.ENV: str(theirs.fileno()), standby.IDLE_ENV: "0"},
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                pass_fds=(theirs.fileno(),), process_group=0)
+        except OSError as e:
+            log.warning("no spare shim %s: %s", runtime, e)
+            ours.close()
+            return
+        finally:
+            theirs.close()
+            self._starting.discard(runtime)
+        self._spares[runtime] = (proc, ours)
+
+    async def close(self) -> None:
+        """Stop the spares (they would see this daemon's end close anyway) and reap them."""
+        spares, self._spares = self._spares, {}
+        for proc, sock in spares.values():
+            sock.close()
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+
+
+spares = SpareShims()
 
 
 class ShimLog:

@@ -167,6 +167,7 @@ class TaskManager:
         await shim.closed.wait()  # the close handler ran the shim's `delete`
         with contextlib.suppress(OSError):
             await asyncio.to_thread(shim.bundle.delete)
+        shim.binary.prepare_spare()
 
     async def _shim_closed(self, shim: Shim) -> None:
         """containerd's cleanupAfterDeadShim: `SHIM delete`, and if the task was still ours, its exit."""
