@@ -21,7 +21,7 @@ import os
 ENV = "WHALE_STANDBY_FD"
 IDLE_ENV = "WHALE_STANDBY_IDLE"  # seconds a standby waits for its order; 0: as long as its spawner lives
 DISABLE_ENV = "WHALE_STANDBY"  # "0": never start standbys (to time or watch the plain exec path)
-IDLE_TIMEOUT = 10.0
+IDLE_TIMEOUT = 3.0  # a short container's next command comes within ~100 ms; a long one's much later
 ACK_TIMEOUT = 10.0  # how long a spawner waits for a standby still starting to take its order
 _ACK = b"taken"
 _MAX_ORDER = 1 << 20
