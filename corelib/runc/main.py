@@ -87,6 +87,8 @@ def usage_text() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and "WHALE_STANDBY_FD" in os.environ:  # started ahead of its command by a shim
+        standby()
     argv = sys.argv[1:] if argv is None else argv
     try:
         opts, rest = cli.parse(argv, GLOBAL_FLAGS, reorder=False)
