@@ -31,7 +31,7 @@ def make_event(event_type: str, action: str, actor_id: str, attributes: dict[str
         event.update(status=action, id=actor_id, **({"from": attributes["image"]} if "image" in attributes else {}))
     elif event_type == "image":
         event.update(status=action, id=actor_id)
-    event.update(Type=event_type, Action=action, Actor={"ID": actor_id, "Attributes": dict(attributes)},
+    event.update(Type=event_type, Action=action, Actor={"ID": actor_id, "Attributes": dict(sorted(attributes.items()))},
                  scope="local", time=now_ns // 1_000_000_000, timeNano=now_ns)
     return event
 

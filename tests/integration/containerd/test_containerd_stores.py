@@ -4,12 +4,14 @@ filters, garbage collection after leases, and metadata that survives a kill -9."
 
 from __future__ import annotations
 
+import copy as copy_module
 import os
 import queue
 import shutil
 import signal
 import stat
 import subprocess
+import tarfile
 import tempfile
 import threading
 from pathlib import Path
@@ -155,11 +157,18 @@ def live_snapshot_dirs(snapshot_dirs: Path) -> set[str]:
     return {d for d in os.listdir(snapshot_dirs) if d.isdigit()}
 
 
+def renamed(info: tarfile.TarInfo, name: str) -> tarfile.TarInfo:
+    """A copy under another name (TarInfo.replace exists only from Python 3.11.4; Debian 12 has 3.11.2)."""
+    copy = copy_module.copy(info)
+    copy.name = name
+    return copy
+
+
 @pytest.mark.parametrize("name", list(MALICIOUS))
 def test_malicious_layer_is_refused_and_writes_nothing_outside(whale, name):
     canary = Path(tempfile.mkdtemp(prefix="wb-canary-", dir="/tmp"))
     try:
-        entries = [(info.replace(name=info.name.format(canary=canary)), data) for info, data in MALICIOUS[name]]
+        entries = [(renamed(info, info.name.format(canary=canary)), data) for info, data in MALICIOUS[name]]
         snapshot_dirs = whale.root / "io.containerd.snapshotter.v1.overlayfs/snapshots"
         before = live_snapshot_dirs(snapshot_dirs)
         with pytest.raises(grpc.RpcError) as refused:
