@@ -95,18 +95,24 @@ def _send_ack(sock) -> bool:
 
 
 def _answer(sock, timeout: float) -> bytes:
+    _wait_or_give_up(sock, timeout)
+    try:
+        return sock.recv(16)
+    except OSError:
+        return b""
+
+
+def _wait_or_give_up(sock, timeout: float) -> None:
+    """Wait for something to read (0: however long); past `timeout`, shut reading and turn non-blocking,
+    so what was queued before can still be read and nothing more can be sent to us."""
     import _socket
     import select
 
     poller = select.poll()
     poller.register(sock.fileno(), select.POLLIN)
-    if not poller.poll(int(timeout * 1000)):
+    if not poller.poll(int(timeout * 1000) if timeout > 0 else -1):
         sock.shutdown(_socket.SHUT_RD)
         sock.setblocking(False)
-    try:
-        return sock.recv(16)
-    except OSError:
-        return b""
 
 
 def take_order(fd: int | None = None, idle_timeout: float | None = None) -> None:
@@ -114,7 +120,6 @@ def take_order(fd: int | None = None, idle_timeout: float | None = None) -> None
     stdio), or exit. Returns with sys.argv set. By default the socket's fd and the idle timeout come
     from the environment the standby was started with."""
     import _socket
-    import select
     import sys
 
     if fd is None:
@@ -122,11 +127,7 @@ def take_order(fd: int | None = None, idle_timeout: float | None = None) -> None
     if idle_timeout is None:
         idle_timeout = float(os.environ.pop(IDLE_ENV, IDLE_TIMEOUT))
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET, 0, fd)
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    if not poller.poll(int(idle_timeout * 1000) if idle_timeout > 0 else -1):
-        sock.shutdown(_socket.SHUT_RD)
-        sock.setblocking(False)
+    _wait_or_give_up(sock, idle_timeout)
     order, fds = receive(sock)
     taken = order is not None and len(fds) in (0, 3) and _send_ack(sock)
     sock.close()

@@ -8,6 +8,7 @@ ctypes' C core: `ctypes` itself (its dozens of types, struct, _endian) is ~3 ms 
 
 import _ctypes
 import os
+import sys
 
 
 class c_int(_ctypes._SimpleCData):
@@ -146,8 +147,6 @@ SECCOMP_SET_MODE_FILTER = 1
 
 def seccomp_set_filter(program: bytes) -> None:
     """seccomp(SECCOMP_SET_MODE_FILTER, 0, &{len, filter}): a BPF program of 8-byte instructions."""
-    import sys
-
     instructions = (c_char * len(program)).from_buffer_copy(program)
     fprog = ((len(program) // 8).to_bytes(2, sys.byteorder) + bytes(6)
              + _ctypes.addressof(instructions).to_bytes(8, sys.byteorder))

@@ -74,7 +74,9 @@ def cache_path(profile: dict) -> str:
     directory = cache_dir()
     if not directory:
         return ""
-    key = _sha256(b"\0".join([json_bytes(profile), os.uname().release.encode(), os.uname().machine.encode(),
+    from corelib import jsonlite as json
+
+    key = _sha256(b"\0".join([json.dumps(profile).encode(), os.uname().release.encode(), os.uname().machine.encode(),
                               _CACHE_FORMAT.encode()]))
     return os.path.join(directory, f"{key}.bpf")
 
@@ -101,17 +103,11 @@ def program(profile: dict, logger=None) -> bytes:
     return code
 
 
-def json_bytes(value: object) -> bytes:
-    from corelib import jsonlite as json
-
-    return json.dumps(value).encode()
-
-
 def _sha256(data: bytes) -> str:
-    try:
-        from _sha256 import sha256  # the C core: hashlib would load OpenSSL
-    except ImportError:
-        from hashlib import sha256
+    try:  # the C core, as the shim's socket address: hashlib would load OpenSSL
+        from _sha256 import sha256
+    except ImportError:  # Python 3.12 and later
+        from _sha2 import sha256
     return sha256(data).hexdigest()
 
 
@@ -162,28 +158,17 @@ def library():
     lib.seccomp_arch_resolve_name.restype = ctypes.c_uint32
     lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
     lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+
+    class ArgCmp(ctypes.Structure):  # struct scmp_arg_cmp
+        _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64),
+                    ("datum_b", ctypes.c_uint64)]
+
+    lib.ArgCmp = ArgCmp
     lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint,
-                                           ctypes.POINTER(_arg_cmp())]
+                                           ctypes.POINTER(ArgCmp)]
     lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
     lib.seccomp_release.argtypes = [ctypes.c_void_p]
     return lib
-
-
-def _arg_cmp():
-    """struct scmp_arg_cmp, made once ctypes is wanted."""
-    global _ArgCmp
-    if _ArgCmp is None:
-        import ctypes
-
-        class ArgCmp(ctypes.Structure):
-            _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64),
-                        ("datum_b", ctypes.c_uint64)]
-
-        _ArgCmp = ArgCmp
-    return _ArgCmp
-
-
-_ArgCmp = None
 
 
 def version() -> str:
@@ -208,12 +193,11 @@ def _add_rule(lib, ctx: int, name: str, action: int, args: list[dict], logger) -
         if logger:
             logger.debug(f'unknown seccomp syscall "{name}" ignored')
         return
-    arg_cmp = _arg_cmp()
-    conditions = [arg_cmp(a["index"], OPERATORS[a["op"]], a.get("value", 0), a.get("valueTwo", 0)) for a in args]
+    conditions = [lib.ArgCmp(a["index"], OPERATORS[a["op"]], a.get("value", 0), a.get("valueTwo", 0)) for a in args]
     indexes = [a["index"] for a in args]
     groups = [[c] for c in conditions] if len(set(indexes)) != len(indexes) else [conditions]
     for group in groups:
-        array = (arg_cmp * len(group))(*group)
+        array = (lib.ArgCmp * len(group))(*group)
         ret = lib.seccomp_rule_add_array(ctx, action, number, len(group), array)
         _check(ret, f"error adding seccomp filter rule for syscall {name}")
 

@@ -110,7 +110,8 @@ def fork_server(sock: _socket.socket, namespace: str, id: str, containerd_addres
         return pid
     status = 1
     try:
-        detach(sock)
+        detach(sock.fileno())
+        os.closerange(LISTEN_FD + 1, os.sysconf("SC_OPEN_MAX"))  # nothing else of `start`'s
         retitle(["-m", "corelib.shim.main", "-namespace", namespace, "-id", id, "-address", containerd_address,
                  *(["-debug"] if debug else [])])
         from corelib.shim.shim import serve
@@ -157,19 +158,10 @@ def serve_when_told(channel) -> int:
     """The standby's server: detached as a forked server is, its reaper running and a whale-runc standby
     started; then the task (namespace, id, environment, directory) and the listening socket arrive."""
     from corelib import standby as orders
-    from corelib.shim import libc
     from corelib.shim.reaper import Reaper
     from corelib.shim.runc import STANDBYS, default_command
 
-    os.setpgid(0, 0)
-    libc.set_child_subreaper()
-    libc.set_arena_max(SERVER_ARENAS)
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):  # none of whale-containerd's pipes: it reads `start`'s stdout to its end
-        os.dup2(null, fd)
-    if null != LISTEN_FD:  # hold fd 3 for the listener, so no socket of the reaper's is given that number
-        os.dup2(null, LISTEN_FD)
-        os.close(null)
+    detach()  # none of whale-containerd's pipes either: it reads `start`'s stdout to its end
     os.environ.pop(orders.ENV, None)  # whale-runc's standby may wait as long as this server does
     reaper = Reaper()
     reaper.start()
@@ -205,20 +197,24 @@ def hand_over(sock: _socket.socket, namespace: str, id: str, containerd_address:
     return pid if sent else 0
 
 
-def detach(sock: _socket.socket) -> None:
-    """The forked server: its own process group, the child subreaper, the listening socket as fd 3,
-    /dev/null for stdio (stderr becomes the bundle's log), nothing else of its parent's."""
+def detach(listener_fd: int = -1) -> None:
+    """A forked server: its own process group, the child subreaper, /dev/null for stdio (stderr becomes
+    the bundle's log) and the listening socket as fd 3; without one yet (a standby's server), fd 3 is
+    held on /dev/null for it, so that nothing else opened meanwhile is given that number."""
     from corelib.shim import libc
 
     os.setpgid(0, 0)
     libc.set_child_subreaper()
     libc.set_arena_max(SERVER_ARENAS)
-    if sock.fileno() != LISTEN_FD:
-        os.dup2(sock.fileno(), LISTEN_FD)
+    if listener_fd >= 0 and listener_fd != LISTEN_FD:
+        os.dup2(listener_fd, LISTEN_FD)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    os.closerange(LISTEN_FD + 1, os.sysconf("SC_OPEN_MAX"))
+    if listener_fd < 0 and null != LISTEN_FD:
+        os.dup2(null, LISTEN_FD)
+    if null > LISTEN_FD:
+        os.close(null)
 
 
 def retitle(args: list[str]) -> None:

@@ -49,14 +49,13 @@ class Reaper:
     def spawn(self, argv: list[str], fds: tuple[int, int, int], env: dict[str, str] | None = None) -> int:
         """Start argv[0] (searched on PATH) with `fds` as its stdin, stdout and stderr: a standby of
         it, if one waits and takes the command line, else a new process."""
-        env = dict(os.environ) if env is None else env
-        pid = self._give_standby(argv, fds, env)
+        pid = self._give_standby(argv, fds, env) if self._standbys else None
         if pid is not None:
             return pid
         actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)]
         with self._lock:
-            pid = os.posix_spawnp(argv[0], argv, env, file_actions=actions, setsigdef=DEFAULT_SIGNALS,
-                                  setsigmask=())
+            pid = os.posix_spawnp(argv[0], argv, os.environ if env is None else env, file_actions=actions,
+                                  setsigdef=DEFAULT_SIGNALS, setsigmask=())
             self._waiting[pid] = _Exit()
             self._generation += 1
             self._spawned.notify()
@@ -67,7 +66,7 @@ class Reaper:
         whale-runc takes orders so; other binaries are always exec'd with their command line."""
         if os.path.basename(binary) != "whale-runc" or not standby.enabled():
             return
-        binary = _resolve(binary)
+        binary = which(binary) or binary
         with self._lock:
             while len(self._standbys.get(binary, ())) < count and self._spawn_standby(binary):
                 pass
@@ -93,17 +92,17 @@ class Reaper:
         self._spawned.notify()
         return True
 
-    def _give_standby(self, argv: list[str], fds: tuple[int, int, int], env: dict[str, str]) -> int | None:
+    def _give_standby(self, argv: list[str], fds: tuple[int, int, int], env: dict[str, str] | None) -> int | None:
         """The pid of a standby that took this command line, or None. Its waiter is in place before the
         order goes, so its exit, however soon, is the command's."""
         with self._lock:
-            waiting = self._standbys.get(_resolve(argv[0])) if self._standbys else None
+            waiting = self._standbys.get(which(argv[0]) or argv[0])
             if not waiting:
                 return None
             pid, sock = waiting.pop(0)
             self._standby_pids.discard(pid)
             self._waiting[pid] = waiter = _Exit()
-        if standby.give(sock, argv, env, os.getcwd(), fds):
+        if standby.give(sock, argv, dict(os.environ) if env is None else env, os.getcwd(), fds):
             return pid
         with self._lock:  # gone, or never a standby: what it does now is none of the command's
             del self._waiting[pid]
@@ -174,15 +173,26 @@ class Reaper:
             self.on_exit(pid, status)
 
 
-def _resolve(binary: str) -> str:
-    """The file a command name runs, as posix_spawnp finds it (so `whale-runc` and its path are one)."""
-    if "/" in binary:
-        return os.path.abspath(binary)
-    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
-        path = os.path.join(directory or ".", binary)
-        if os.access(path, os.X_OK) and not os.path.isdir(path):
-            return os.path.abspath(path)
-    return binary
+def which(command: str) -> str:
+    """The file a command runs, as posix_spawnp finds it on PATH ("" if none): shutil.which without
+    shutil (its compression modules would stay in every shim). Remembered per PATH, as each spawn asks."""
+    key = (command, os.environ.get("PATH", os.defpath))
+    if key not in _found:
+        _found[key] = _search(*key)
+    return _found[key]
+
+
+def _search(command: str, path: str) -> str:
+    if "/" in command:
+        return os.path.abspath(command) if os.access(command, os.X_OK) else ""
+    for directory in path.split(os.pathsep):
+        candidate = os.path.join(directory or ".", command)
+        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+            return os.path.abspath(candidate)
+    return ""
+
+
+_found: dict[tuple[str, str], str] = {}
 
 
 def _read_all(fd: int) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from corelib.errdefs import WhaleError
-from corelib.shim.reaper import Reaper
+from corelib.shim.reaper import Reaper, which
 from corelib.trace.span import NO_SPAN
 
 RUNC_ROOT = "/run/containerd/runc"
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from corelib.shim.tracing import ShimTracer
 
 
-
 class RuntimeFailure(WhaleError):
     """A runtime command that failed: it could not start, or it exited non-zero."""
 
@@ -46,11 +45,10 @@ class ExitError(RuntimeFailure):
 def default_command() -> str:
     if os.environ.get(RUNTIME_ENV):
         return os.environ[RUNTIME_ENV]
-    import shutil
     import sys
 
     beside = os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), DEFAULT_RUNTIME)
-    if not shutil.which(DEFAULT_RUNTIME) and os.access(beside, os.X_OK):
+    if not which(DEFAULT_RUNTIME) and os.access(beside, os.X_OK):
         return beside
     return DEFAULT_RUNTIME
 
@@ -91,7 +89,7 @@ class Runc:
             args.append("--no-pivot")
         if no_new_keyring:
             args.append("--no-new-keyring")
-        self._detached([*args, id], stdio)
+        self._detached([*args, id], stdio, standbys_after=STANDBYS)  # for `start` and `delete`, started beside it
 
     def exec(self, id: str, process_file: str, pid_file: str, stdio: Sequence[int], console_socket: str = "") -> None:
         args = ["exec", "--process", process_file, "--detach", "--pid-file", pid_file]
@@ -130,16 +128,17 @@ class Runc:
         """`with self._traced("create") as env:` the command's span and environment, when traced."""
         return self.tracer.runtime_command(f"runc {command}", self.log) if self.tracer else NO_SPAN
 
-    def _detached(self, args: list[str], stdio: Sequence[int]) -> None:
-        """A command whose stdio becomes the container process's: nothing to read, only the status."""
+    def _detached(self, args: list[str], stdio: Sequence[int], standbys_after: int = 0) -> None:
+        """A command whose stdio becomes the container process's: nothing to read, only the status.
+        `standbys_after`: whale-runc standbys to have waiting for the next commands, started meanwhile."""
         argv = self._argv(*args)
         with self._traced(args[0]) as env:
             try:
                 pid = self.reaper.spawn(argv, (stdio[0], stdio[1], stdio[2]), env)
             except OSError as e:
                 raise spawn_error(argv[0], e) from None
-            if args[0] == "create":
-                self.prepare(STANDBYS)  # for `start` and `delete`, starting beside this create
+            if standbys_after:
+                self.prepare(standbys_after)
             status = self.reaper.wait(pid)
         if status != 0:
             raise ExitError(status)

@@ -307,7 +307,6 @@ class TaskService:
             self._send("/tasks/exit", event, on_forwarded)
 
 
-
 def new_container(request: api.CreateTaskRequest, namespace: str, reaper: Reaper, tracer: object = None) -> Container:
     """Runtime options, the rootfs mounted, `runc create` (containerd's NewContainer)."""
     options = runtime_options(request.options)

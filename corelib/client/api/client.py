@@ -224,7 +224,6 @@ class APIClient(ContainerApiMixin, ImageApiMixin, ExecApiMixin, SystemApiMixin):
             conn.close()
 
 
-
 def encode_query(params: Params) -> str:
     """Go's url.Values.Encode: keys sorted, QueryEscape'd; a list repeats its key; None is left out."""
     if not params:
