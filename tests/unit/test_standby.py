@@ -21,13 +21,18 @@ ECHO_ORDER = ("import os, sys; sys.path.insert(0, {repo!r}); from corelib import
               " sys.stderr.write('to stderr'); sys.exit(int(sys.argv[-1]))")
 
 
-@pytest.fixture
-def standby_child(tmp_path):
+def spawn_echo_standby(idle: float, env: dict[str, str]) -> tuple[int, object]:
+    """(pid, our socket end) of a Python standby that prints the order it takes."""
     ours, theirs = standby.socketpair()
-    script = ECHO_ORDER.format(repo=str(REPO), idle=10.0)
-    pid = os.posix_spawn(sys.executable, [sys.executable, "-c", script], {**os.environ, "LEFT_BEHIND": "yes"},
+    pid = os.posix_spawn(sys.executable, [sys.executable, "-c", ECHO_ORDER.format(repo=str(REPO), idle=idle)], env,
                          file_actions=[(os.POSIX_SPAWN_DUP2, theirs.fileno(), 3)])
     theirs.close()
+    return pid, ours
+
+
+@pytest.fixture
+def standby_child(tmp_path):
+    pid, ours = spawn_echo_standby(10.0, {**os.environ, "LEFT_BEHIND": "yes"})
     yield pid, ours
     try:
         os.kill(pid, 9)
@@ -53,10 +58,7 @@ def test_a_standby_becomes_the_command_it_is_given(standby_child, tmp_path):
 
 
 def test_an_idle_standby_leaves_quietly_and_a_late_order_is_refused():
-    ours, theirs = standby.socketpair()
-    pid = os.posix_spawn(sys.executable, [sys.executable, "-c", ECHO_ORDER.format(repo=str(REPO), idle=0.2)],
-                         dict(os.environ), file_actions=[(os.POSIX_SPAWN_DUP2, theirs.fileno(), 3)])
-    theirs.close()
+    pid, ours = spawn_echo_standby(0.2, dict(os.environ))
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     null = os.open(os.devnull, os.O_RDWR)

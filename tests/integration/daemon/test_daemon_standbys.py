@@ -7,42 +7,13 @@ from __future__ import annotations
 import os
 
 from tests.integration.daemon.harness import Whaled, wait_for
-
-
-def descendants(pid: int) -> list[int]:
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as f:
-                    parents[int(entry)] = int(f.read().rsplit(b")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    found, frontier = [], [pid]
-    while frontier:
-        children = [child for child, parent in parents.items() if parent in frontier]
-        found += children
-        frontier = children
-    return found
-
-
-def standbys_below(pid: int) -> list[int]:
-    found = []
-    for child in descendants(pid):
-        try:
-            with open(f"/proc/{child}/environ", "rb") as f:
-                if b"\0WHALE_STANDBY_FD=" in b"\0" + f.read():
-                    found.append(child)
-        except OSError:
-            continue
-    return found
+from tests.support.proc import cmdline, descendants, standbys
 
 
 def spare_shims(pid: int) -> list[int]:
     found = []
-    for standby in standbys_below(pid):
-        with open(f"/proc/{standby}/cmdline", "rb") as f:
-            argv = f.read().split(b"\0")
+    for standby in standbys(descendants(pid)):
+        argv = cmdline(standby).split(b"\0")
         if any(a.endswith(b"containerd-shim-whale-v2") for a in argv) and b"standby" in argv:
             found.append(standby)
     return found
@@ -53,7 +24,7 @@ def test_a_stack_with_standbys_keeps_a_spare_shim_after_a_run():
     try:
         assert whaled.docker("run", "--rm", "busybox", "echo", "warm").stdout == "warm\n"
         spare = wait_for(lambda: spare_shims(whaled.proc.pid), what="a spare shim")[0]
-        assert wait_for(lambda: len(standbys_below(spare)) == 3, what="its server and two whale-runc standbys")
+        assert wait_for(lambda: len(standbys(descendants(spare))) == 3, what="its server and two whale-runc standbys")
         assert whaled.docker("run", "--rm", "busybox", "echo", "taken").stdout == "taken\n"
         assert not os.path.exists(f"/proc/{spare}")  # the spare was the second run's shim `start`
     finally:
@@ -66,6 +37,6 @@ def test_a_stack_without_standbys_execs_every_binary(monkeypatch):
     try:
         for word in ("plain", "again"):  # the second would take a spare shim, if there were one
             assert whaled.docker("run", "--rm", "busybox", "echo", word).stdout == f"{word}\n"
-        assert standbys_below(whaled.proc.pid) == []
+        assert standbys(descendants(whaled.proc.pid)) == []
     finally:
         whaled.stop()

@@ -12,6 +12,7 @@ from tests.integration.containerd.harness import WhaleContainerd, wait_for
 from tests.interop.containerd.conftest import IMAGE
 from tests.interop.containerd.test_containerd_ctr import no_bundles_left, task_status
 from tests.support.env import venv_bin
+from tests.support.proc import children, cmdline, standbys
 
 RUNTIME = "io.containerd.whale.v2"
 
@@ -45,44 +46,14 @@ def test_detached_task_survives_a_restart_of_whale_containerd(whale):
     no_bundles_left(whale)
 
 
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as f:
-                    if int(f.read().rsplit(b")", 1)[1].split()[1]) == pid:
-                        found.append(int(entry))
-            except (OSError, IndexError, ValueError):
-                continue
-    return found
-
-
-def standbys(pid: int) -> list[int]:
-    """Children of `pid` started ahead of their command (corelib/standby.py)."""
-    found = []
-    for child in children(pid):
-        try:
-            with open(f"/proc/{child}/environ", "rb") as f:
-                if b"\0WHALE_STANDBY_FD=" in b"\0" + f.read():
-                    found.append(child)
-        except OSError:
-            continue
-    return found
-
-
-def cmdline(pid: int) -> bytes:
-    with open(f"/proc/{pid}/cmdline", "rb") as f:
-        return f.read()
-
-
 def test_the_next_task_takes_the_spare_shim_whose_server_is_ready(whale):
     """Once a task of our shim is torn down, whale-containerd keeps a spare of it: `start` started ahead,
     with its server forked and whale-runc's standbys waiting. The next task's `start` is that spare."""
     whale.ctr("run", "--rm", "--runtime", RUNTIME, IMAGE, "ours-first", "true")
-    spare = wait_for(lambda: standbys(whale.proc.pid), message="a spare shim after the first task")[0]
+    spare = wait_for(lambda: standbys(children(whale.proc.pid)), message="a spare shim after the first task")[0]
     server = wait_for(lambda: children(spare), message="the spare's server")[0]
-    runc_standbys = wait_for(lambda: len(standbys(server)) == 2 and standbys(server), message="whale-runc standbys")
+    runc_standbys = wait_for(lambda: len(standbys(children(server))) == 2 and standbys(children(server)),
+                             message="whale-runc standbys")
     assert all(cmdline(p).endswith(b"whale-runc\0") for p in runc_standbys)
     whale.ctr("run", "-d", "--runtime", RUNTIME, IMAGE, "ours-spare", "sleep", "1000")
     try:
