@@ -25,6 +25,12 @@ IDLE_TIMEOUT = 3.0  # a short container's next command comes within ~100 ms; a l
 ACK_TIMEOUT = 10.0  # how long a spawner waits for a standby still starting to take its order
 _ACK = b"taken"
 _MAX_ORDER = 1 << 20
+TITLE_ROOM = 1024  # blank bytes of command line a standby starts with, for the one it is given to show in
+
+
+def spawn_argv(binary: str) -> list[str]:
+    """A standby's own command line: `binary standby`, with room for its order's to be written over it."""
+    return [binary, "standby", " " * TITLE_ROOM]
 
 
 def enabled() -> bool:
@@ -142,3 +148,26 @@ def take_order(fd: int | None = None, idle_timeout: float | None = None) -> None
     os.environ.clear()
     os.environ.update(order["env"])
     sys.argv = order["argv"]
+    retitle(sys.argv)
+
+
+def retitle(args: list[str]) -> None:
+    """The command line `ps` shows: the interpreter, then `args`, written over the process's own
+    arguments in place (/proc/self/mem), so only when it fits; cosmetic, so a kernel that refuses it
+    costs nothing but the title."""
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        arg_start, arg_end = int(fields[45]), int(fields[46])  # fields 48 and 49 of proc(5)
+        with open("/proc/self/cmdline", "rb") as f:
+            interpreter = f.read().split(b"\0", 1)[0]
+        title = b"\0".join([interpreter, *(a.encode() for a in args)]) + b"\0"
+        if len(title) > arg_end - arg_start:
+            return
+        fd = os.open("/proc/self/mem", os.O_WRONLY)
+        try:
+            os.pwrite(fd, title.ljust(arg_end - arg_start, b"\0"), arg_start)
+        finally:
+            os.close(fd)
+    except (OSError, ValueError, IndexError):
+        return

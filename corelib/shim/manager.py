@@ -112,8 +112,7 @@ def fork_server(sock: _socket.socket, namespace: str, id: str, containerd_addres
     try:
         detach(sock.fileno())
         os.closerange(LISTEN_FD + 1, os.sysconf("SC_OPEN_MAX"))  # nothing else of `start`'s
-        retitle(["-m", "corelib.shim.main", "-namespace", namespace, "-id", id, "-address", containerd_address,
-                 *(["-debug"] if debug else [])])
+        server_title(namespace, id, containerd_address, debug)
         from corelib.shim.shim import serve
 
         status = serve(namespace, id, debug=debug)
@@ -176,8 +175,7 @@ def serve_when_told(channel) -> int:
     os.chdir(task["cwd"])
     os.environ.clear()
     os.environ.update(task["env"])
-    retitle(["-m", "corelib.shim.main", "-namespace", task["namespace"], "-id", task["id"], "-address",
-             task["address"], *(["-debug"] if task["debug"] else [])])
+    server_title(task["namespace"], task["id"], task["address"], task["debug"])
     from corelib.shim.shim import serve
 
     return serve(task["namespace"], task["id"], debug=task["debug"], reaper=reaper)
@@ -217,27 +215,13 @@ def detach(listener_fd: int = -1) -> None:
         os.close(null)
 
 
-def retitle(args: list[str]) -> None:
+def server_title(namespace: str, id: str, containerd_address: str, debug: bool) -> None:
     """The server's command line as `ps` shows it: the command that serves a task on fd 3, as the runc
-    shim's re-executed server shows its own (no action), rather than the `start` it was forked from.
-    Written over the original arguments in place (/proc/self/mem), so only when it fits; cosmetic, so
-    a kernel that refuses it costs nothing but the title."""
-    try:
-        with open("/proc/self/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        arg_start, arg_end = int(fields[45]), int(fields[46])  # fields 48 and 49 of proc(5)
-        with open("/proc/self/cmdline", "rb") as f:
-            interpreter = f.read().split(b"\0", 1)[0]
-        title = b"\0".join([interpreter, *(a.encode() for a in args)]) + b"\0"
-        if len(title) > arg_end - arg_start:
-            return
-        fd = os.open("/proc/self/mem", os.O_WRONLY)
-        try:
-            os.pwrite(fd, title.ljust(arg_end - arg_start, b"\0"), arg_start)
-        finally:
-            os.close(fd)
-    except (OSError, ValueError, IndexError):
-        return
+    shim's re-executed server shows its own (no action), rather than the `start` it was forked from."""
+    from corelib.standby import retitle
+
+    retitle(["-m", "corelib.shim.main", "-namespace", namespace, "-id", id, "-address", containerd_address,
+             *(["-debug"] if debug else [])])
 
 
 def apply_start_options(data: bytes, pid: int) -> None:

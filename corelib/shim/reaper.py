@@ -78,8 +78,8 @@ class Reaper:
         actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, null, 1),
                    (os.POSIX_SPAWN_DUP2, theirs.fileno(), 3)]
         try:
-            pid = os.posix_spawnp(binary, [binary], {**os.environ, standby.ENV: "3"}, file_actions=actions,
-                                  setsigdef=DEFAULT_SIGNALS, setsigmask=())
+            pid = os.posix_spawnp(binary, standby.spawn_argv(binary), {**os.environ, standby.ENV: "3"},
+                                  file_actions=actions, setsigdef=DEFAULT_SIGNALS, setsigmask=())
         except OSError:
             ours.close()
             return False

@@ -18,13 +18,15 @@ REPO = Path(__file__).resolve().parents[2]
 ECHO_ORDER = ("import os, sys; sys.path.insert(0, {repo!r}); from corelib import standby;"
               " standby.take_order(3, {idle});"
               " print(sys.argv, os.getcwd(), os.environ.get('ORDERED'), os.environ.get('LEFT_BEHIND'));"
+              " print(open('/proc/self/cmdline', 'rb').read().rstrip(bytes(1)).split(bytes(1))[1:]);"
               " sys.stderr.write('to stderr'); sys.exit(int(sys.argv[-1]))")
 
 
 def spawn_echo_standby(idle: float, env: dict[str, str]) -> tuple[int, object]:
     """(pid, our socket end) of a Python standby that prints the order it takes."""
     ours, theirs = standby.socketpair()
-    pid = os.posix_spawn(sys.executable, [sys.executable, "-c", ECHO_ORDER.format(repo=str(REPO), idle=idle)], env,
+    argv = [sys.executable, "-c", ECHO_ORDER.format(repo=str(REPO), idle=idle), *standby.spawn_argv("echo")[1:]]
+    pid = os.posix_spawn(sys.executable, argv, env,
                          file_actions=[(os.POSIX_SPAWN_DUP2, theirs.fileno(), 3)])
     theirs.close()
     return pid, ours
@@ -52,7 +54,9 @@ def test_a_standby_becomes_the_command_it_is_given(standby_child, tmp_path):
         os.close(fd)
     _, status = os.waitpid(pid, 0)
     with os.fdopen(out_r) as out, os.fdopen(err_r) as err:
-        assert out.read().strip() == f"['prog', 'create', '7'] {tmp_path} yes None"
+        argv, cmdline = out.read().splitlines()
+        assert argv == f"['prog', 'create', '7'] {tmp_path} yes None"
+        assert cmdline == "[b'prog', b'create', b'7']"  # what ps shows: the interpreter, then the order
         assert err.read() == "to stderr"
     assert os.waitstatus_to_exitcode(status) == 7
 

@@ -25,6 +25,9 @@ def test_a_stack_with_standbys_keeps_a_spare_shim_after_a_run():
         assert whaled.docker("run", "--rm", "busybox", "echo", "warm").stdout == "warm\n"
         spare = wait_for(lambda: spare_shims(whaled.proc.pid), what="a spare shim")[0]
         assert wait_for(lambda: len(standbys(descendants(spare))) == 3, what="its server and two whale-runc standbys")
+        waiting = [cmdline(pid).split(b"\0") for pid in standbys(descendants(spare))]
+        assert sum(any(a.endswith(b"whale-runc") for a in argv) for argv in waiting) == 2
+        assert all(b"standby" in argv for argv in waiting)  # what ps shows for them until their order comes
         assert whaled.docker("run", "--rm", "busybox", "echo", "taken").stdout == "taken\n"
         assert not os.path.exists(f"/proc/{spare}")  # the spare was the second run's shim `start`
     finally:

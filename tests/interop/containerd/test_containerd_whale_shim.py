@@ -54,7 +54,9 @@ def test_the_next_task_takes_the_spare_shim_whose_server_is_ready(whale):
     server = wait_for(lambda: children(spare), message="the spare's server")[0]
     runc_standbys = wait_for(lambda: len(standbys(children(server))) == 2 and standbys(children(server)),
                              message="whale-runc standbys")
-    assert all(cmdline(p).endswith(b"whale-runc\0") for p in runc_standbys)
+    for pid in runc_standbys:  # as ps shows them while they wait: `whale-runc standby`, and blank room
+        argv = [a for a in cmdline(pid).split(b"\0") if a.strip()]
+        assert argv[-2].endswith(b"whale-runc") and argv[-1] == b"standby"
     whale.ctr("run", "-d", "--runtime", RUNTIME, IMAGE, "ours-spare", "sleep", "1000")
     try:
         assert not os.path.exists(f"/proc/{spare}")  # it was the task's `start`, and has exited

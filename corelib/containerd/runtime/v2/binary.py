@@ -153,9 +153,9 @@ class SpareShims:
     async def _spawn(self, runtime: str, env: dict[str, str]) -> None:
         ours, theirs = standby.socketpair()
         try:
-            # `standby` and blank room: the server's title, the task's flags, is written over these later
+            # `standby` and blank room: `start`'s command line, then the server's title, are written over it
             proc = await asyncio.create_subprocess_exec(
-                runtime, "standby", " " * 512, env={**env, standby.ENV: str(theirs.fileno()), standby.IDLE_ENV: "0"},
+                *standby.spawn_argv(runtime), env={**env, standby.ENV: str(theirs.fileno()), standby.IDLE_ENV: "0"},
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
                 pass_fds=(theirs.fileno(),), process_group=0)
         except OSError as e:
