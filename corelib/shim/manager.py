@@ -241,6 +241,9 @@ def apply_start_options(data: bytes, pid: int) -> None:
 
 
 def join_cgroup(cgroup: str, pid: int) -> None:
+    """Move the server, then what it has started so far (whale-runc's standbys), into `cgroup` in every
+    hierarchy; what it starts later is born there. The kernel serialises a fork with a move, so a
+    child is either listed after its parent's move or born after it."""
     from corelib.shim import cgroups
 
     if cgroups.unified():
@@ -249,8 +252,26 @@ def join_cgroup(cgroup: str, pid: int) -> None:
         targets = [os.path.join(point, cgroup.lstrip("/")) for point, _ in set(cgroups.v1_mounts().values())]
     for target in targets:
         if os.path.isdir(target):
-            with open(os.path.join(target, "cgroup.procs"), "w") as f:
-                f.write(str(pid))
+            move_process(target, pid)
+            for child in children_of(pid):
+                with contextlib.suppress(ProcessLookupError):  # a standby that left meanwhile
+                    move_process(target, child)
+
+
+def move_process(cgroup_dir: str, pid: int) -> None:
+    fd = os.open(os.path.join(cgroup_dir, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, str(pid).encode())
+    finally:
+        os.close(fd)
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(FileNotFoundError), open(f"/proc/{pid}/task/{tid}/children") as f:
+            found += [int(child) for child in f.read().split()]
+    return found
 
 
 def adjust_oom_score(pid: int) -> None:

@@ -106,10 +106,10 @@ class Shim:
         return [mount_pb2.Mount(type="overlay", source="overlay",
                                 options=[f"workdir={work}", f"upperdir={upper}", f"lowerdir={self.busybox}"])]
 
-    def options(self, binary_name: str | None = None):
+    def options(self, binary_name: str | None = None, **fields):
         from google.protobuf import any_pb2
 
-        opts = oci_pb2.Options(binary_name=binary_name or self.runtime, root=str(self.work / "runc-root"))
+        opts = oci_pb2.Options(binary_name=binary_name or self.runtime, root=str(self.work / "runc-root"), **fields)
         return any_pb2.Any(type_url="containerd.runc.v1.Options", value=opts.SerializeToString())
 
     # -- the binary -----------------------------------------------------------------------------------
@@ -118,9 +118,11 @@ class Shim:
         return [venv_bin(SHIM), "-namespace", self.namespace, "-address", self.containerd_address,
                 "-publish-binary", "/usr/bin/containerd", "-id", self.id, *action]
 
-    def start(self) -> str:
+    def start(self, options: bytes = b"") -> str:
+        """`start`, given the runtime options on stdin as containerd gives them."""
         env = {**os.environ, "TTRPC_ADDRESS": str(self.work / "events.sock")}
-        result = subprocess.run(self.argv("start"), cwd=self.bundle, env=env, capture_output=True, timeout=30)
+        result = subprocess.run(self.argv("start"), cwd=self.bundle, env=env, input=options, capture_output=True,
+                                timeout=30)
         assert result.returncode == 0, result.stderr
         self.address = (result.stdout + result.stderr).decode()
         self.client = BlockingClient.connect(self.address)

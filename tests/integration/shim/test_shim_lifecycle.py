@@ -16,6 +16,8 @@ from corelib.api.containerd.events import task_pb2 as events
 from corelib.api.containerd.runtime.v2.task import shim_pb2
 from corelib.api.containerd.types.task import task_pb2
 from tests.integration.shim.conftest import process_gone, wait_until
+from tests.support import cleanup
+from tests.support.proc import children, standbys
 
 GO_ZERO_TIME = -62135596800
 
@@ -57,6 +59,39 @@ def test_start_prints_only_the_address_and_leaves_a_detached_subreaper_server(sh
     # a second start for the same task finds the running shim instead of starting another
     again = subprocess.run(shim.argv("start"), cwd=shim.bundle, capture_output=True, timeout=30)
     assert again.returncode == 0 and again.stdout.decode() == address
+
+
+def make_cgroup(path: str) -> int:
+    """`path` in every hierarchy (cpuset's given its parent's cpus and mems); how many hierarchies."""
+    unified = (cleanup.CGROUP_ROOT / "cgroup.controllers").exists()
+    hierarchies = [cleanup.CGROUP_ROOT] if unified else [
+        h for h in cleanup.CGROUP_ROOT.iterdir() if not h.is_symlink() and (h / "cgroup.procs").exists()]
+    for hierarchy in hierarchies:
+        directory = hierarchy / path.lstrip("/")
+        directory.mkdir(parents=True)
+        for name in ("cpuset.cpus", "cpuset.mems"):
+            if (directory / name).exists():
+                for parent in reversed(directory.relative_to(hierarchy).parents[:-1]):
+                    inherited = (hierarchy / parent.parent / name).read_text()
+                    (hierarchy / parent / name).write_text(inherited)
+                (directory / name).write_text((directory.parent / name).read_text())
+    return len(hierarchies)
+
+
+def test_start_moves_the_server_and_its_standbys_into_the_shim_cgroup(shim):
+    """containerd's runtime options may name a cgroup for the shim (shim_cgroup, CRI's sandbox cgroup): the
+    server goes there, and so do the whale-runc standbys it has started, which become its runc commands."""
+    cgroup = f"/{shim.cgroup_parent}/shim"
+    make_cgroup(cgroup)
+    shim.start(shim.options(shim_cgroup=cgroup).SerializeToString())
+    server = shim.server_pid()
+    waiting = wait_until(lambda: len(standbys(children(server))) == 2 and standbys(children(server)))
+    unified = (cleanup.CGROUP_ROOT / "cgroup.controllers").exists()
+    for pid in [server, *waiting]:
+        lines = [line.split(":", 2) for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines()]
+        # the v1 hierarchies, as the runc shim's cgroups.Load; the v2 one on a unified machine
+        paths = {path for _, controllers, path in lines if controllers or unified}
+        assert paths == {cgroup}, (pid, lines)
 
 
 def test_lifecycle_states_exit_status_and_events(shim):
