@@ -6,13 +6,15 @@ libseccomp compiles the profile into a BPF program, which the init loads with se
 default profile costs ~15 ms of ctypes calls to compile, for every container: so the program is kept
 in /run/whale-runc-seccomp (or $XDG_RUNTIME_DIR/whale-runc-seccomp), named by a hash of the profile and
 the kernel, and the next container with the same profile loads it as it is (libseccomp's export of
-exactly what seccomp_load would load). Not under --root: that holds containers only."""
+exactly what seccomp_load would load); the newest CACHE_ENTRIES are kept. Not under --root: that holds
+containers only."""
 
 import os
 
-from corelib.runc.errors import RuncError, strerror
+from corelib.runc.errors import RuncError, ignored, strerror
 
 _CACHE_FORMAT = "1"
+CACHE_ENTRIES = 64  # programs kept (a few KB each): the oldest go when a new one comes
 
 ACTIONS = {
     "SCMP_ACT_KILL": 0x00000000, "SCMP_ACT_KILL_THREAD": 0x00000000, "SCMP_ACT_KILL_PROCESS": 0x80000000,
@@ -98,9 +100,17 @@ def program(profile: dict, logger=None) -> bytes:
         with open(tmp, "wb") as f:
             f.write(code)
         os.rename(tmp, path)
+        evict_oldest(os.path.dirname(path), CACHE_ENTRIES)
     except OSError:  # a read-only or foreign root: compile each time
         pass
     return code
+
+
+def evict_oldest(directory: str, keep: int) -> None:
+    entries = sorted(os.scandir(directory), key=lambda e: e.stat().st_mtime_ns)
+    for entry in entries[:max(0, len(entries) - keep)]:
+        with ignored(FileNotFoundError):  # another whale-runc's eviction
+            os.unlink(entry.path)
 
 
 def _sha256(data: bytes) -> str:
