@@ -5,8 +5,9 @@ whale-runc three times for one short container, each on the container's critical
 spawner may start the binary early, as `BINARY standby` (and blank room) with `WHALE_STANDBY_FD=3` in its
 environment and a unix seqpacket socket as fd 3. The standby imports what its commands need, then waits
 for one order: its argv, environment and working directory (JSON) with its stdin, stdout and stderr
-(SCM_RIGHTS). It takes them on and runs as if exec'd with them, `ps` showing the order's command line. It is still one process per command, the spawner's
-child, reaped for its exit status like any other; only when its interpreter started differs.
+(SCM_RIGHTS). It takes them on and runs as if exec'd with them, `ps` showing the order's command line.
+It is still one process per command, the spawner's child, reaped for its exit status like any other;
+only when its interpreter started differs.
 
 The standby acknowledges the order before it acts on it, and the spawner counts the command as started
 only on that acknowledgement: a standby that is gone, or a binary that never was one (a wrapper that
