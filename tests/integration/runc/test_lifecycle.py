@@ -87,6 +87,13 @@ def test_start_twice_and_start_stopped_are_refused(whale, bundle):
     assert_nothing_left(cid, whale, b)
 
 
+def wait_for_text(path, text: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not (path.exists() and path.read_text() == text):
+        assert time.monotonic() < deadline, f"{path}: {path.read_text() if path.exists() else None!r}, not {text!r}"
+        time.sleep(0.01)
+
+
 def test_kill_signal_names_numbers_and_errors(whale, bundle, workdir):
     b = bundle(["sh", "-c", "trap 'echo usr1 >> /tmp/got' USR1; trap 'echo term >> /tmp/got; exit 0' TERM; "
                 "touch /tmp/ready; while true; do sleep 0.05; done"])
@@ -94,13 +101,17 @@ def test_kill_signal_names_numbers_and_errors(whale, bundle, workdir):
         deadline = time.monotonic() + 20
         while not (b / "rootfs/tmp/ready").exists() and time.monotonic() < deadline:
             time.sleep(0.01)  # the traps are in place
+        got = b / "rootfs/tmp/got"
         whale("kill", cid, "usr1")
+        # one at a time: two USR1s pending at once are one signal (the shell runs its trap between sleeps)
+        wait_for_text(got, "usr1\n")
         whale("kill", cid, "10")
+        wait_for_text(got, "usr1\nusr1\n")
         bad = whale("kill", cid, "FOO", check=False)
         assert bad.returncode == 1 and whale.log_lines()[-1]["msg"] == 'unknown signal "FOO"'
         whale("kill", cid)  # SIGTERM by default
         assert wait_status(whale, cid, "stopped")["status"] == "stopped"
-        assert (b / "rootfs/tmp/got").read_text() == "usr1\nusr1\nterm\n"
+        assert got.read_text() == "usr1\nusr1\nterm\n"
         gone = whale("kill", cid, "KILL", check=False)
         assert gone.returncode == 1 and whale.log_lines()[-1]["msg"] == "container not running"
 
