@@ -7,7 +7,6 @@ import sys
 from corelib.runc import cli
 from corelib.runc.errors import RuncError, UsageError, describe
 from corelib.runc.logs import Logger
-from corelib.runc.userns import running_in_user_ns
 
 VERSION = "1.1.5"
 SPEC_VERSION = "1.0.2-dev"
@@ -63,6 +62,8 @@ class Context:
         root, or root of a user namespace (whose cgroups path runc cannot know to be writable)."""
         if self.rootless_flag in ("true", "false"):
             return self.rootless_flag == "true"
+        from corelib.runc.userns import running_in_user_ns
+
         return os.geteuid() != 0 or running_in_user_ns()
 
 

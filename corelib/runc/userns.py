@@ -1,8 +1,6 @@
 """runc's libcontainer/userns: whether this process runs in a user namespace (as root of one, the
 rootless case runc calls "euid=0 in a userns")."""
 
-from __future__ import annotations
-
 IDENTITY = ["0", "0", "4294967295"]
 
 
