@@ -77,9 +77,10 @@ def cache_path(profile: dict) -> str:
     if not directory:
         return ""
     from corelib import jsonlite as json
+    from corelib.sha256 import sha256
 
-    key = _sha256(b"\0".join([json.dumps(profile).encode(), os.uname().release.encode(), os.uname().machine.encode(),
-                              _CACHE_FORMAT.encode()]))
+    key = sha256(b"\0".join([json.dumps(profile).encode(), os.uname().release.encode(), os.uname().machine.encode(),
+                             _CACHE_FORMAT.encode()])).hexdigest()
     return os.path.join(directory, f"{key}.bpf")
 
 
@@ -111,14 +112,6 @@ def evict_oldest(directory: str, keep: int) -> None:
     for entry in entries[:max(0, len(entries) - keep)]:
         with ignored(FileNotFoundError):  # another whale-runc's eviction
             os.unlink(entry.path)
-
-
-def _sha256(data: bytes) -> str:
-    try:  # the C core, as the shim's socket address: hashlib would load OpenSSL
-        from _sha256 import sha256
-    except ImportError:  # Python 3.12 and later
-        from _sha2 import sha256
-    return sha256(data).hexdigest()
 
 
 def compile_program(profile: dict, logger=None) -> bytes:

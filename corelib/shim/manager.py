@@ -15,10 +15,7 @@ import contextlib
 import os
 import sys
 
-try:
-    from _sha256 import sha256
-except ImportError:  # Python 3.12 and later
-    from _sha2 import sha256
+from corelib.sha256 import sha256
 
 SOCKET_ROOT = "/run/containerd/s"
 LISTEN_FD = 3
