@@ -140,28 +140,34 @@ def take_order(fd: int | None = None, idle_timeout: float | None = None) -> None
     sock.close()
     if not taken:
         os._exit(0)
-    for target, received in enumerate(fds):
-        os.dup2(received, target)
-    for received in fds:
-        if received > 2:
-            os.close(received)
-    os.chdir(order["cwd"])
-    os.environ.clear()
-    os.environ.update(order["env"])
+    settle(dict(enumerate(fds)), order["cwd"], order["env"])
     sys.argv = order["argv"]
     retitle(sys.argv)
+
+
+def settle(fds: dict[int, int], cwd: str, env: dict[str, str]) -> None:
+    """Take on what an order brings: each received descriptor at its number ({number: received}), the
+    working directory and the environment."""
+    for target, received in fds.items():
+        os.dup2(received, target)
+    for received in set(fds.values()) - set(fds):
+        os.close(received)
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
 
 
 def retitle(args: list[str]) -> None:
     """The command line `ps` shows: the interpreter, then `args`, written over the process's own
     arguments in place (/proc/self/mem), so only when it fits; cosmetic, so a kernel that refuses it
     costs nothing but the title."""
+    import sys
+
     try:
         with open("/proc/self/stat", "rb") as f:
             fields = f.read().rsplit(b")", 1)[1].split()
         arg_start, arg_end = int(fields[45]), int(fields[46])  # fields 48 and 49 of proc(5)
-        with open("/proc/self/cmdline", "rb") as f:
-            interpreter = f.read().split(b"\0", 1)[0]
+        interpreter = os.fsencode(sys.orig_argv[0])  # the first word of /proc/self/cmdline, as it was exec'd
         title = b"\0".join([interpreter, *(a.encode() for a in args)]) + b"\0"
         if len(title) > arg_end - arg_start:
             return

@@ -166,12 +166,7 @@ def serve_when_told(channel) -> int:
     channel.close()
     if task is None or len(fds) != 1:
         return 0
-    os.dup2(fds[0], LISTEN_FD)
-    if fds[0] != LISTEN_FD:
-        os.close(fds[0])
-    os.chdir(task["cwd"])
-    os.environ.clear()
-    os.environ.update(task["env"])
+    orders.settle({LISTEN_FD: fds[0]}, task["cwd"], task["env"])
     server_title(task["namespace"], task["id"], task["address"], task["debug"])
     from corelib.shim.shim import serve
 
