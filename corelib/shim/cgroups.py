@@ -21,6 +21,25 @@ def unified() -> bool:
     return os.path.exists(os.path.join(CGROUP_ROOT, "cgroup.controllers"))
 
 
+def directories(cgroup: str) -> list[str]:
+    """`cgroup` (a path from a hierarchy's root) in each hierarchy that has it: the v2 tree on a unified
+    machine, else the v1 hierarchies, as containerd/cgroups' Load."""
+    if unified():
+        candidates = [os.path.join(CGROUP_ROOT, cgroup.lstrip("/"))]
+    else:
+        candidates = [os.path.join(point, cgroup.lstrip("/")) for point, _ in set(v1_mounts().values())]
+    return [candidate for candidate in candidates if os.path.isdir(candidate)]
+
+
+def add_proc(directory: str, pid: int) -> None:
+    """Move `pid` (its whole thread group) into the cgroup at `directory`."""
+    fd = os.open(os.path.join(directory, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, str(pid).encode())
+    finally:
+        os.close(fd)
+
+
 def process_cgroups(pid: int) -> dict[str, str]:
     """{controller: path} from /proc/PID/cgroup; the v2 path is under the key ""."""
     paths = {}

@@ -233,29 +233,18 @@ def apply_start_options(data: bytes, pid: int) -> None:
 
 
 def join_cgroup(cgroup: str, pid: int) -> None:
-    """Move the server, then what it has started so far (whale-runc's standbys), into `cgroup` in every
-    hierarchy; what it starts later is born there. The kernel serialises a fork with a move, so a
-    child is either listed after its parent's move or born after it."""
+    """Move the server into `cgroup` in every hierarchy, then what it has started so far (whale-runc's
+    standbys), listed once the server is in all of them: the kernel serialises a fork with a move, so a
+    child forked before is listed, and one forked after is born there."""
     from corelib.shim import cgroups
 
-    if cgroups.unified():
-        targets = [os.path.join(cgroups.CGROUP_ROOT, cgroup.lstrip("/"))]
-    else:
-        targets = [os.path.join(point, cgroup.lstrip("/")) for point, _ in set(cgroups.v1_mounts().values())]
-    for target in targets:
-        if os.path.isdir(target):
-            move_process(target, pid)
-            for child in children_of(pid):
-                with contextlib.suppress(ProcessLookupError):  # a standby that left meanwhile
-                    move_process(target, child)
-
-
-def move_process(cgroup_dir: str, pid: int) -> None:
-    fd = os.open(os.path.join(cgroup_dir, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
-    try:
-        os.write(fd, str(pid).encode())
-    finally:
-        os.close(fd)
+    directories = cgroups.directories(cgroup)
+    for directory in directories:
+        cgroups.add_proc(directory, pid)
+    for child in children_of(pid):
+        for directory in directories:
+            with contextlib.suppress(ProcessLookupError):  # a standby that left meanwhile
+                cgroups.add_proc(directory, child)
 
 
 def children_of(pid: int) -> list[int]:

@@ -159,10 +159,7 @@ class Reaper:
         with self._lock:
             if pid in self._standby_pids:  # idle too long: its binary is exec'd as usual next time
                 self._standby_pids.discard(pid)
-                for waiting in self._standbys.values():
-                    for standby_pid, sock in [w for w in waiting if w[0] == pid]:
-                        waiting.remove((standby_pid, sock))
-                        sock.close()
+                self._forget_standby(pid)
                 return
             waiter = self._waiting.get(pid)
             if waiter is not None:
@@ -171,6 +168,15 @@ class Reaper:
                 return
         if self.on_exit is not None:
             self.on_exit(pid, status)
+
+    def _forget_standby(self, pid: int) -> None:
+        """Under the lock: a standby that left without an order is no longer waiting."""
+        for waiting in self._standbys.values():
+            for entry in waiting:
+                if entry[0] == pid:
+                    waiting.remove(entry)
+                    entry[1].close()
+                    return
 
 
 def which(command: str) -> str:
