@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+from corelib import standby
+
 
 def parents() -> dict[int, int]:
     """{pid: parent pid} of every process now."""
@@ -39,11 +41,12 @@ def cmdline(pid: int) -> bytes:
 
 def standbys(pids: list[int]) -> list[int]:
     """Those of `pids` started as standbys (WHALE_STANDBY_FD in the environment they began with)."""
+    marker = f"\0{standby.ENV}=".encode()
     found = []
     for pid in pids:
         try:
             with open(f"/proc/{pid}/environ", "rb") as f:
-                if b"\0WHALE_STANDBY_FD=" in b"\0" + f.read():
+                if marker in b"\0" + f.read():
                     found.append(pid)
         except OSError:
             continue

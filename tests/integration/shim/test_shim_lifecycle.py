@@ -61,32 +61,29 @@ def test_start_prints_only_the_address_and_leaves_a_detached_subreaper_server(sh
     assert again.returncode == 0 and again.stdout.decode() == address
 
 
-def make_cgroup(path: str) -> int:
-    """`path` in every hierarchy (cpuset's given its parent's cpus and mems); how many hierarchies."""
-    unified = (cleanup.CGROUP_ROOT / "cgroup.controllers").exists()
+def make_cgroup(path: str, unified: bool) -> None:
+    """`path` in every hierarchy, each level's cpuset (where there is one) given its parent's cpus and mems."""
     hierarchies = [cleanup.CGROUP_ROOT] if unified else [
         h for h in cleanup.CGROUP_ROOT.iterdir() if not h.is_symlink() and (h / "cgroup.procs").exists()]
+    parts = path.strip("/").split("/")
     for hierarchy in hierarchies:
-        directory = hierarchy / path.lstrip("/")
-        directory.mkdir(parents=True)
-        for name in ("cpuset.cpus", "cpuset.mems"):
-            if (directory / name).exists():
-                for parent in reversed(directory.relative_to(hierarchy).parents[:-1]):
-                    inherited = (hierarchy / parent.parent / name).read_text()
-                    (hierarchy / parent / name).write_text(inherited)
-                (directory / name).write_text((directory.parent / name).read_text())
-    return len(hierarchies)
+        for depth in range(1, len(parts) + 1):
+            directory = hierarchy.joinpath(*parts[:depth])
+            directory.mkdir()
+            for name in ("cpuset.cpus", "cpuset.mems"):
+                if (directory / name).exists():
+                    (directory / name).write_text((directory.parent / name).read_text())
 
 
 def test_start_moves_the_server_and_its_standbys_into_the_shim_cgroup(shim):
     """containerd's runtime options may name a cgroup for the shim (shim_cgroup, CRI's sandbox cgroup): the
     server goes there, and so do the whale-runc standbys it has started, which become its runc commands."""
     cgroup = f"/{shim.cgroup_parent}/shim"
-    make_cgroup(cgroup)
+    unified = (cleanup.CGROUP_ROOT / "cgroup.controllers").exists()
+    make_cgroup(cgroup, unified)
     shim.start(shim.options(shim_cgroup=cgroup).SerializeToString())
     server = shim.server_pid()
     waiting = wait_until(lambda: len(standbys(children(server))) == 2 and standbys(children(server)))
-    unified = (cleanup.CGROUP_ROOT / "cgroup.controllers").exists()
     for pid in [server, *waiting]:
         lines = [line.split(":", 2) for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines()]
         # the v1 hierarchies, as the runc shim's cgroups.Load; the v2 one on a unified machine
